@@ -40,3 +40,7 @@ export: install
 
 clean-report:
 	rm -rf reports/figures reports/tables reports/notebooks reports/index.html reports/report.md reports/run.json
+
+# README.md is generated from nbs/index.ipynb.
+readme: install
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README
