@@ -114,9 +114,10 @@ def test_visual_search_returns_catalog_photo_and_duplicates_first(resnet_index, 
     assert resnet_index.vectors.shape[1] == 2048 and 'random init' in resnet_index.weights
     for a in dup_ids[::2]:
         path = resnet_index.meta.loc[resnet_index.position(a), 'image_path']
+        grp = {a, *resnet_index.duplicates(a)}
         res = resnet_index.similar(path, k=5)                           # a file, not an id: nothing excluded
-        assert set(res['id'][:2]) == {a, *resnet_index.duplicates(a)}, res
-        assert res['score'].iloc[1] > 0.999
+        assert set(res['id'][:len(grp)]) == grp, res
+        assert res['score'].iloc[len(grp) - 1] > 0.999
     # after save/load the model is rebuilt from the stored spec (seeded random init) and gives the same answer
     ix = SimilarityIndex.load(resnet_index.save(tmp_path/'r.npz'))
     a = dup_ids[0]; path = ix.meta.loc[ix.position(a), 'image_path']
