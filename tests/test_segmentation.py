@@ -14,9 +14,9 @@ from fashion_research.core import WeightsUnavailableError
 from conftest import shared_path
 
 
-@pytest.fixture()
+@pytest.fixture(autouse=True)
 def one_thread():
-    "Train with one torch thread (much faster than two on a busy shared 2-core machine); restores the setting."
+    "Run with one torch thread (much faster than two on a busy shared 2-core machine); restores the setting."
     n = torch.get_num_threads(); torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
@@ -63,7 +63,7 @@ def test_clean_mask():
 
 # ---- UNet ----------------------------------------------------------------------------------------------------
 
-def test_unet_learns_sample_masks(sample_data, tmp_path, one_thread):
+def test_unet_learns_sample_masks(sample_data, tmp_path):
     "Trained on 160 newly drawn figures, the UNet scores IoU >= 0.8 on the 48 sample figures it never saw."
     train_p, labels = read_seg_dataset(draw_seg_set(tmp_path/'drawn', 160, seed=1))
     test_p, test_labels = read_seg_dataset(sample_data/'segmentation')
@@ -166,7 +166,7 @@ def _parser():
     return ap
 
 
-def test_cli_segment_and_bench(sample_data, tmp_path, one_thread):
+def test_cli_segment_and_bench(sample_data, tmp_path):
     ck = save_unet(UNet(size=(32, 48)), tmp_path/'u.pt')
     img = sorted((sample_data/'segmentation'/'images').glob('*.jpg'))[0]
     a = _parser().parse_args(['segment', str(img), '--model', 'unet', '--checkpoint', str(ck), '--out', str(tmp_path/'m.png')])
