@@ -191,6 +191,17 @@ def test_cli_index_recommend_and_bench(sample_data, catalog, dup_ids, tmp_path):
     assert 'precision_at_k' in out
 
 
+def test_reduced_index_recall_on_low_rank_vectors():
+    from fashion_research.recommender import ReducedIndex, recall_at_k
+    rng = np.random.default_rng(0)
+    V = l2_normalize(rng.standard_normal((3000, 20)) @ rng.standard_normal((20, 256)) + 0.01*rng.standard_normal((3000, 256)))
+    r = ReducedIndex.fit(V, 24)
+    assert recall_at_k(V, r, V[:30], 10) >= 0.95
+    idx, sc = r.topk(V[5], 10, exclude=[5])
+    assert 5 not in set(idx) and (np.diff(sc) <= 1e-6).all()
+    np.testing.assert_allclose(sc, V[idx] @ V[5], rtol=1e-5)          # scores are exact cosines
+
+
 def test_bench_with_test_data_folder(sample_data, tmp_path):
     from fashion_research.recommender import bench_recommend
     torch.set_num_threads(1)
