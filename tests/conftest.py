@@ -40,3 +40,12 @@ def shared_path(*parts) -> Path:
     p = SHARED.joinpath(*parts)
     if not p.exists(): pytest.skip(f'{p} not present (real data is optional)')
     return p
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    "Tests use tiny tensors: one torch thread avoids spin-waiting (several times faster on a busy 2-core machine)."
+    import torch
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

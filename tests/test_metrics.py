@@ -10,11 +10,6 @@ from fashion_research.nst_vgg19 import load_vgg19
 from fashion_research.nst_magenta import outside_mask_max_abs_diff
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 class Invert:

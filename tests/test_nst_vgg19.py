@@ -8,12 +8,6 @@ from fashion_research.nst_vgg19 import (gram_matrix, load_vgg19, gatys, nst_loss
                                         register_cli, STYLE_LAYERS)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "Tiny images: one thread avoids spin-waiting on a shared machine."
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope='module')

@@ -14,12 +14,6 @@ from fashion_research.core import WeightsUnavailableError
 from conftest import shared_path
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "Run with one torch thread (much faster than two on a busy shared 2-core machine); restores the setting."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ---- metrics -------------------------------------------------------------------------------------------------
