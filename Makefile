@@ -21,7 +21,7 @@ sample-data: install
 	$(BIN)/fashion-research sample-data
 
 report: sample-data
-	$(BIN)/fashion-research report --profile sample
+	$(BIN)/fashion-research report --profile sample --jobs 2
 
 # Notebook tests write their figures to a throwaway folder, not into reports/.
 test-nbs: sample-data

@@ -22,7 +22,7 @@ def test_report_on_sample_data(sample_data, tmp_path):
     run = run_report('sample', data=sample_data, out=out, only=['2'], progress=False)
     html, md = (out/'index.html').read_text(), (out/'report.md').read_text()
     rj = json.loads((out/'run.json').read_text())
-    for name in ('eda_distributions.png', 'eda_imbalance.png', 'eda_missing_values.png'):
+    for name in ('02_eda_distributions.png', '02_eda_imbalance.png', '02_eda_missing_values.png'):
         assert (out/'figures'/name).stat().st_size > 5000
         assert name in html and name in md
     assert (out/'notebooks'/'02_eda.ipynb').exists()
@@ -90,3 +90,26 @@ def test_full_profile_needs_data(monkeypatch):
     monkeypatch.delenv('FASHION_DATA', raising=False)
     with pytest.raises(DataNotFoundError, match='--data'):
         run_report('full', progress=False)
+
+
+def _figure_notebook(title: str, fig_name: str, sleep: float = 0.0):
+    "A tiny section notebook that saves one figure into the report folder it is given."
+    code = (f"import time; time.sleep({sleep})\n"
+            "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\n"
+            "from fashion_research.core import save_figure\n"
+            f"fig, ax = plt.subplots(); ax.plot([0, 1]); save_figure(fig, '{fig_name}', out_dir, caption='{title}')")
+    params = nbformat.v4.new_code_cell("out_dir = None\ndata = None"); params.metadata['tags'] = ['parameters']
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f'# {title}\n> a test section'), params,
+                                           nbformat.v4.new_code_cell(code)])
+
+
+def test_parallel_sections_keep_their_figures(sample_data, tmp_path):
+    nbs = tmp_path/'nbs'; nbs.mkdir()
+    nbformat.write(_figure_notebook('slow', '02_slow', sleep=2), nbs/'02_slow.ipynb')
+    nbformat.write(_figure_notebook('fast', '03_fast'), nbs/'03_fast.ipynb')
+    nbformat.write(_figure_notebook('later', '06_later'), nbs/'06_later.ipynb')
+    run = run_report('sample', data=sample_data, out=tmp_path/'rep', nbs_dir=nbs, progress=False, jobs=2)
+    got = {s['notebook']: [f['file'] for f in s['figures']] for s in run['sections']}
+    assert got == {'02_slow.ipynb': ['figures/02_slow.png'], '03_fast.ipynb': ['figures/03_fast.png'],
+                   '06_later.ipynb': ['figures/06_later.png']}
+    assert [s['notebook'] for s in run['sections']] == ['02_slow.ipynb', '03_fast.ipynb', '06_later.ipynb']
