@@ -53,6 +53,43 @@ def test_topk_equals_brute_force():
     assert len(cosine_topk(V[:5], V[0], 10)[0]) == 5                      # k larger than the index
 
 
+def test_int8_search_is_exact():
+    from fashion_research.recommender import Int8Index
+    rng = np.random.default_rng(2)
+    # isotropic rows (scores packed closely), non-negative rows (ReLU features) and rows with near-ties
+    base = l2_normalize(rng.standard_normal((4000, 128)))
+    ties = l2_normalize(np.repeat(base[:400], 5, axis=0) + 1e-4*rng.standard_normal((2000, 128)))
+    for V in [base, l2_normalize(np.maximum(rng.standard_normal((4000, 128)), 0)), ties]:
+        ix = Int8Index.build(V)
+        for _ in range(15):
+            q = rng.standard_normal(128) + 2*V[rng.integers(len(V))]; k = int(rng.integers(1, 60))
+            ex = rng.choice(len(V), int(rng.integers(0, 30)), replace=False)
+            s, bound = ix.approx_scores(l2_normalize(q))
+            assert (np.abs(s - V @ l2_normalize(q)) <= bound).all()      # the error bound holds for every row
+            ref_i, ref_s = cosine_topk(V, q, k, ex)
+            idx, sc = ix.topk(q, k, ex)
+            np.testing.assert_allclose(sc, ref_s, atol=1e-6)              # the same k scores, best first
+            if len(np.unique(np.round(ref_s, 5))) == k: np.testing.assert_array_equal(idx, ref_i)
+            assert not set(idx.tolist()) & set(ex.tolist()) and ix.rescored < len(V)
+
+
+def test_int8_kernel_available_on_x86():
+    import platform
+    from fashion_research.recommender import int8_search_available
+    if platform.machine().lower() in ('x86_64', 'amd64'): assert int8_search_available()
+
+
+def test_similarity_index_uses_int8_on_large_indexes(stats_index, dup_ids):
+    big = SimilarityIndex(stats_index.emb, stats_index.meta, stats_index.groups)
+    assert 'float32' in stats_index.search_method and stats_index.int8_index() is None     # small: plain float32
+    big.int8_min_rows = 10
+    assert big.search_method.startswith('int8') and big.int8_index() is not None
+    for i in dup_ids:
+        a, b = big.similar(i, k=12), stats_index.similar(i, k=12)
+        np.testing.assert_allclose(a['score'], b['score'], atol=1e-4)
+        assert i not in set(a['id']) and not set(big.duplicates(i)) & set(a['id'])
+
+
 def test_sample_has_three_duplicate_pairs(dup_ids):
     assert len(dup_ids) == 6
 
@@ -184,8 +221,10 @@ def test_cli_index_recommend_and_bench(sample_data, catalog, dup_ids, tmp_path):
     r = json.loads((tmp_path/'b.json').read_text())
     for key in ['precision_at_k', 'hit_rate_at_k', 'type_colour_precision_at_k', 'random_precision_at_k',
                 'query_ms_median', 'query_ms_p95', 'index_items', 'weights', 'index_build_items_per_s',
-                'synthetic_query_ms_median', 'synthetic_query_ms_p95']:
+                'synthetic_query_ms_median', 'synthetic_query_ms_p95', 'synthetic_float32_query_ms_median',
+                'synthetic_int8_query_ms_median', 'search']:
         assert r[key] is not None, key
+    assert r['synthetic_int8_same_topk'] == 1.0 and r['synthetic_int8_rescored_median'] < 3000
     assert r['index_items'] + r['n_queries'] == 100 and 'random init' in r['weights']
     assert 0 <= r['random_precision_at_k'] < 1 and r['synthetic_index_shape'] == [3000, 2048]
     assert 'precision_at_k' in out
