@@ -212,15 +212,24 @@ def embeddings_cache_path(cache_dir: str | os.PathLike, embedder: Embedder) -> P
     return Path(cache_dir)/f'embeddings_{embedder.name}_{embedder.size}_{h}.npz'
 
 # %% ../nbs/04_recommender.ipynb #cd120d48
+def _unit_query(query) -> np.ndarray:
+    "A query as a flat float32 unit vector."
+    q = np.asarray(query, np.float32).ravel()
+    return q/max(float(np.linalg.norm(q)), 1e-12)
+
+# %% ../nbs/04_recommender.ipynb #5a03dd2c
+def _best_rows(s: np.ndarray, n: int, exclude=None) -> np.ndarray:
+    "Rows of the `n` highest scores `s` (unordered), without `exclude` (set to -inf in `s`, in place); fewer if fewer are left."
+    if exclude is not None and len(exclude): s[np.asarray(list(exclude), dtype=np.int64)] = -np.inf
+    n = max(0, min(int(n), int(np.isfinite(s).sum())))
+    if n == 0: return np.zeros(0, np.int64)
+    return np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))
+
+# %% ../nbs/04_recommender.ipynb #4b5e95be
 def cosine_topk(vectors: np.ndarray, query: np.ndarray, k: int, exclude=None) -> tuple[np.ndarray, np.ndarray]:
     "Row indices and cosine scores of the `k` rows of unit `vectors` most similar to `query` (best first), skipping rows in `exclude`."
-    q = np.asarray(query, np.float32).ravel()
-    q = q / max(float(np.linalg.norm(q)), 1e-12)
-    s = vectors @ q
-    if exclude is not None and len(exclude): s = s.copy(); s[np.asarray(list(exclude), dtype=np.int64)] = -np.inf
-    n_ok = int(np.isfinite(s).sum()); k = max(0, min(int(k), n_ok))
-    if k == 0: return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    idx = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
+    s = vectors @ _unit_query(query)
+    idx = _best_rows(s, k, exclude)
     idx = idx[np.argsort(-s[idx], kind='stable')]
     return idx.astype(np.int64), s[idx].astype(np.float32)
 
@@ -258,9 +267,9 @@ class Int8Index:
     @classmethod
     def build(cls, vectors: np.ndarray, chunk: int = 8192) -> 'Int8Index':
         "Int8 codes (symmetric, one scale per row) of `vectors`, their rounding errors, packed for the int8 kernel."
-        q = _quantized_ops()
-        if q is None: raise RuntimeError('this PyTorch build has no quantized (fbgemm/qnnpack) ops')
-        torch, prepack = q[0], q[1]
+        ops = _quantized_ops()
+        if ops is None: raise RuntimeError('this PyTorch build has no quantized (fbgemm/qnnpack) ops')
+        torch, prepack, _, make_qtensor = ops
         V = np.ascontiguousarray(vectors, np.float32); n = len(V)
         scale = np.abs(V).max(1, initial=0.0)/127.0
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)      # an all-zero row keeps code 0
@@ -272,7 +281,7 @@ class Int8Index:
             err[s:s + chunk] = np.linalg.norm(blk - deq, axis=1); l1[s:s + chunk] = np.abs(deq).sum(1)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')      # quantized-tensor constructors carry a deprecation notice
-            w = q[3](torch.from_numpy(codes), torch.from_numpy(scale.astype(np.float64)), torch.zeros(n, dtype=torch.int64), 0)
+            w = make_qtensor(torch.from_numpy(codes), torch.from_numpy(scale.astype(np.float64)), torch.zeros(n, dtype=torch.int64), 0)
             packed = prepack(w, None)
         return cls(V, packed, err, l1)
 
@@ -288,13 +297,11 @@ class Int8Index:
 
     def topk(self, query: np.ndarray, k: int, exclude=None, first: int = 32) -> tuple[np.ndarray, np.ndarray]:
         "Row indices and exact cosine scores of the `k` best rows (best first), skipping `exclude`: same answer as `cosine_topk`."
-        q = np.asarray(query, np.float32).ravel(); q = q/max(float(np.linalg.norm(q)), 1e-12)
+        q = _unit_query(query)
         s, bound = self.approx_scores(q)
-        if exclude is not None and len(exclude): s[np.asarray(list(exclude), dtype=np.int64)] = -np.inf
-        n_ok = int(np.isfinite(s).sum()); k = max(0, min(int(k), n_ok))
-        if k == 0: self.rescored = 0; return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        c = min(n_ok, k + first)
-        cand = np.argpartition(-s, c - 1)[:c] if c < len(s) else np.flatnonzero(np.isfinite(s))
+        cand = _best_rows(s, max(0, int(k)) + first, exclude)
+        k = min(int(k), len(cand))
+        if k <= 0: self.rescored = 0; return np.zeros(0, np.int64), np.zeros(0, np.float32)
         exact = _rows_dot(self.vectors, cand, q)
         kth = -np.partition(-exact, k - 1)[k - 1]                 # k-th best exact score so far
         reach = s + bound >= kth; reach[cand] = False             # other rows whose bound can still reach it
@@ -643,14 +650,23 @@ def plot_outfits(index: SimilarityIndex, item_ids, title: str | None = None):
     return fig
 
 # %% ../nbs/04_recommender.ipynb #dd833d34
-def query_latency(search: Callable, queries: np.ndarray, k: int = 10, repeats: int = 1) -> dict:
+def _timed_queries(search: Callable, queries) -> tuple[list, np.ndarray]:
+    "Outputs and milliseconds of `search(q)`, one query at a time; a first, uncounted call warms up (pages data in, builds lazy parts)."
+    search(queries[0]); out, ts = [], []
+    for q in queries:
+        t0 = time.perf_counter(); out.append(search(q)); ts.append(time.perf_counter() - t0)
+    return out, np.array(ts)*1e3
+
+# %% ../nbs/04_recommender.ipynb #b3753d19
+def _ms_summary(ms: np.ndarray, prefix: str = '') -> dict:
+    "Median and p95 of query milliseconds, keyed `{prefix}query_ms_median` / `_p95`."
+    return {f'{prefix}query_ms_median': float(np.median(ms)), f'{prefix}query_ms_p95': float(np.percentile(ms, 95))}
+
+# %% ../nbs/04_recommender.ipynb #7ce2fc7b
+def query_latency(search: Callable, queries: np.ndarray, k: int = 10) -> dict:
     "Median and p95 milliseconds of single-vector queries `search(q, k)` (e.g. `index.search`)."
-    ts = []
-    for _ in range(repeats):
-        for q in queries:
-            t0 = time.perf_counter(); search(q, k); ts.append(time.perf_counter() - t0)
-    ts = np.array(ts)*1e3
-    return {'query_ms_median': float(np.median(ts)), 'query_ms_p95': float(np.percentile(ts, 95)), 'queries': len(ts)}
+    ms = _timed_queries(lambda q: search(q, k), queries)[1]
+    return _ms_summary(ms) | {'queries': len(ms)}
 
 # %% ../nbs/04_recommender.ipynb #6c560a34
 def random_unit_vectors(n: int, dim: int, seed: int = 0, chunk: int = 4096) -> np.ndarray:
@@ -663,21 +679,16 @@ def random_unit_vectors(n: int, dim: int, seed: int = 0, chunk: int = 4096) -> n
 # %% ../nbs/04_recommender.ipynb #4f68c78a
 def compare_search(V: np.ndarray, Q: np.ndarray, k: int = 10) -> dict:
     "Float32 (`cosine_topk`) and int8-first-pass (`Int8Index`) search timed on the same queries, and whether their top-k scores agree."
-    def timed(search):   # one method at a time (their thread pools would fight if interleaved); query 0 warms up
-        out, ts = [], []
-        for j, q in enumerate([Q[0]] + list(Q)):
-            t0 = time.perf_counter(); r = search(q); t1 = time.perf_counter()
-            if j: out.append(r); ts.append(t1 - t0)
-        return out, np.array(ts)*1e3
-    ref, f32 = timed(lambda q: cosine_topk(V, q, k)[1])
-    res = {'float32_query_ms_median': float(np.median(f32)), 'float32_query_ms_p95': float(np.percentile(f32, 95))}
+    # one method at a time: interleaved, their thread pools would fight
+    ref, f32 = _timed_queries(lambda q: cosine_topk(V, q, k)[1], Q)
+    res = _ms_summary(f32, 'float32_')
     if not int8_search_available(): return res
     with Timer() as t: ix8 = Int8Index.build(V)
-    got, i8 = timed(lambda q: (ix8.topk(q, k)[1], ix8.rescored))
+    got, i8 = _timed_queries(lambda q: (ix8.topk(q, k)[1], ix8.rescored), Q)
     same = np.mean([len(g[0]) == len(r) and np.allclose(g[0], r, atol=1e-5) for g, r in zip(got, ref)])
-    return res | {'int8_build_s': t.seconds, 'int8_query_ms_median': float(np.median(i8)),
-                  'int8_query_ms_p95': float(np.percentile(i8, 95)), 'int8_speedup_median': float(np.median(f32)/np.median(i8)),
-                  'int8_rescored_median': float(np.median([g[1] for g in got])), 'int8_same_topk': float(same)}
+    return res | {'int8_build_s': t.seconds} | _ms_summary(i8, 'int8_') | {
+        'int8_speedup_median': float(np.median(f32)/np.median(i8)),
+        'int8_rescored_median': float(np.median([g[1] for g in got])), 'int8_same_topk': float(same)}
 
 # %% ../nbs/04_recommender.ipynb #38ca4486
 def synthetic_latency(n: int = 44000, dim: int = 2048, n_queries: int = 200, k: int = 10, seed: int = 0) -> dict:
@@ -721,7 +732,7 @@ class ReducedIndex:
 
     def topk(self, query: np.ndarray, k: int, candidates: int | None = None, exclude=None) -> tuple[np.ndarray, np.ndarray]:
         "Row indices and exact cosine scores of the approximate top-k (best first)."
-        q = l2_normalize(np.asarray(query, np.float32).ravel()[None])[0]
+        q = _unit_query(query)
         ci, _ = cosine_topk(self.reduced, q @ self.basis, candidates or max(20*k, 200), exclude)
         s = self.vectors[ci] @ q
         o = np.argsort(-s, kind='stable')[:k]
@@ -736,13 +747,8 @@ def recall_at_k(vectors: np.ndarray, approx: ReducedIndex, queries: np.ndarray, 
 def approx_latency(vectors: np.ndarray, queries: np.ndarray, k: int = 10, dims: int = 256) -> dict:
     "Median/p95 ms of `ReducedIndex.topk` and its recall@k against exact search (queries: up to 200 used)."
     r = ReducedIndex.fit(vectors, dims); queries = queries[:200]
-    r.topk(queries[0], k)
-    ts = []
-    for q in queries:
-        t0 = time.perf_counter(); r.topk(q, k); ts.append(time.perf_counter() - t0)
-    ts = np.array(ts)*1e3
-    return {'approx_dims': r.basis.shape[1], 'approx_query_ms_median': float(np.median(ts)),
-            'approx_query_ms_p95': float(np.percentile(ts, 95)), 'approx_recall_at_k': recall_at_k(vectors, r, queries[:50], k)}
+    ms = _timed_queries(lambda q: r.topk(q, k), queries)[1]
+    return {'approx_dims': r.basis.shape[1]} | _ms_summary(ms, 'approx_') | {'approx_recall_at_k': recall_at_k(vectors, r, queries[:50], k)}
 
 # %% ../nbs/04_recommender.ipynb #9e228529
 def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretrained: bool = False, k: int = 10,
