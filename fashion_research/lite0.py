@@ -58,7 +58,7 @@ class _MBConv(nn.Module):
 
 # %% ../nbs/02a_lite0.ipynb #73f4001a
 class EfficientNetLite0(nn.Module):
-    "EfficientNet-Lite0 with the parameter names of the registry package's file, so it loads with `strict=True`."
+    "EfficientNet-Lite0 named as the registry package's file (loads with `strict=True`); `num_classes=0` returns pooled features."
     def __init__(self, num_classes: int = 1000, same_padding: bool = True):
         super().__init__()
         self._conv_stem, self._bn0 = _Conv(3, 32, 3, 2, same=same_padding), _bn(32)
@@ -67,7 +67,7 @@ class EfficientNetLite0(nn.Module):
             for i in range(n): blocks.append(_MBConv(cin, c, k, s if i == 0 else 1, e, same_padding)); cin = c
         self._blocks = nn.ModuleList(blocks)
         self._conv_head, self._bn1 = _Conv(cin, LITE0_DIM, 1), _bn(LITE0_DIM)
-        self._fc = nn.Linear(LITE0_DIM, num_classes)
+        self._fc = nn.Linear(LITE0_DIM, num_classes) if num_classes else nn.Identity()   # 0: pooled features out
     def features(self, x):
         "(N, 1280, H/32, W/32) feature maps."
         x = F.relu6(self._bn0(self._conv_stem(x)))
@@ -100,15 +100,17 @@ def lite0_label(path=None) -> str:
     return weights_label(path=path)
 
 def build_lite0(pretrained: bool = True, weights_path=None, same_padding: bool = True, num_classes: int = 1000) -> EfficientNetLite0:
-    "EfficientNet-Lite0 with the registry package's ImageNet weights (or `weights_path`, or random init), every tensor loaded."
+    "EfficientNet-Lite0 with the registry package's ImageNet weights (or `weights_path`, or random init), every tensor checked."
     m = EfficientNetLite0(num_classes, same_padding)
     path = Path(weights_path) if weights_path else lite0_weights_path() if pretrained else None
     if path is not None:
         sd = torch.load(path, map_location='cpu', weights_only=True)
         sd = sd.get('state_dict', sd)
-        if num_classes != 1000: sd = {k: v for k, v in sd.items() if not k.startswith('_fc.')}
-        try: m.load_state_dict(sd, strict=num_classes == 1000)
-        except RuntimeError as e: raise WeightsUnavailableError(f"{path} is not an EfficientNet-Lite0 state dict: {str(e)[:300]}") from None
+        if num_classes != 1000: sd = {k: v for k, v in sd.items() if not k.startswith('_fc.')}   # a new classifier layer
+        try: missing, unexpected = m.load_state_dict(sd, strict=False)
+        except RuntimeError as e: missing, unexpected = [str(e)[:300]], []
+        if unexpected or [k for k in missing if not k.startswith('_fc.')]:
+            raise WeightsUnavailableError(f"{path} is not an EfficientNet-Lite0 state dict (missing {missing[:3]}, unexpected {unexpected[:3]})")
     m.weights_source = lite0_label(path)
     return m.eval()
 
