@@ -541,17 +541,17 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    max_minutes: float | None = None, save=None, json_path=None, min_count: int = 20, batch_size: int = 64,
                    lr: float = 1e-3, class_weights: bool = False, patience: int = 3, seed: int = 0, workers: int | None = None,
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
-                   threads: int | None = None, progress: bool = True) -> dict:
-    "Train `arch` on `data` (train/val split), evaluate on `test_data`'s catalog or `data`'s test split, compare speeds; print and write JSON."
+                   threads: int | None = None, progress: bool = True, split_by: str = 'random') -> dict:
+    """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
+    (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON."""
     if threads: torch.set_num_threads(threads)
     root = require_dataset(data)
     cat = load_catalog(root, progress=progress)
     rows, classes = select_target(cat.items, target, min_count=min_count)
-    split = split_catalog(rows, by=target, seed=seed)
+    split = split_catalog(rows, by=target, seed=seed, by_id=split_by == 'id')   # 'id': the newest products are the test set
     if test_data:
         tcat = load_catalog(require_dataset(test_data), progress=progress)
         test_rows, _ = select_target(tcat.items, target, classes)
-        split = split.where(split != 'test', 'train')   # all of DIR trains (minus val) when a test folder is given
     else: test_rows = rows[split.values == 'test']
     tc = train_classifier(rows, target, arch, classes, mode=mode, pretrained=pretrained, weights_path=weights_path,
                           image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, use_class_weights=class_weights,
@@ -559,14 +559,16 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                           cache_dir=cache_dir, workers=workers, progress=progress, min_count=min_count)
     maj = rows[split.values == 'train'][target].mode()[0]
     m = evaluate(tc, test_rows, majority_class=maj, batch_size=batch_size, workers=workers)
+    m_in = evaluate(tc, rows[split.values == 'test'], majority_class=maj, batch_size=batch_size, workers=workers) if test_data else m
     res = dict(accuracy=m['accuracy'], macro_f1=m['macro_f1'], n_test=m['n_test'], classes=classes, train_s=tc.info['train_s'],
                train_cpu_s=tc.info['train_cpu_s'],
                infer_img_s=m['infer_img_s'], weights=tc.weights, arch=arch, target=target, mode=mode, image_size=image_size,
                epochs_run=tc.info['epochs_run'], n_train=tc.info['n_train'], n_val=tc.info['n_val'],
                majority_class=m['majority_class'], majority_accuracy=m['majority_accuracy'], majority_macro_f1=m['majority_macro_f1'],
                decode_s=tc.info['stage_s'].get('decode'), data=str(root), test_data=str(test_data) if test_data else None,
-               fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), history=tc.info['history'],
-               per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'])
+               fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), split=split_by, history=tc.info['history'],
+               per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
+               in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
         res['saved'] = str(save_classifier(tc, save))
@@ -615,10 +617,12 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None); b.add_argument('--cache-dir', default=None)
     b.add_argument('--no-speed', action='store_true', help='skip the side-by-side speed comparison')
     b.add_argument('--speed-n', type=int, default=256); b.add_argument('--infer-n', type=int, default=512)
+    b.add_argument('--split', default='random', choices=['random', 'id'],
+                   help='test split: random (stratified) or id (the newest 15%% of products by id; default random)')
     b.set_defaults(func=lambda a: bench_classify(
         a.data, a.test_data, a.arch, a.target, a.image_size, a.epochs, a.pretrained, a.mode, a.max_minutes, a.save, a.json,
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
-        not a.no_speed, a.speed_n, a.infer_n, a.threads))
+        not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split))
     l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
     l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
     l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')

@@ -379,17 +379,27 @@ def image_groups(paths) -> pd.Series:
 
 # %% ../nbs/01_data.ipynb #ba3ffd32
 def split_catalog(items: pd.DataFrame, by: str = 'masterCategory', val: float = 0.15, test: float = 0.15,
-                  seed: int = 0) -> pd.Series:
-    "A 'train'/'val'/'test' label per row, stratified by `by`, keeping byte-identical images on one side."
+                  seed: int = 0, by_id: bool = False) -> pd.Series:
+    """A 'train'/'val'/'test' label per row, stratified by `by`, keeping byte-identical images on one side.
+
+    `by_id=True`: the newest products (the highest ids, a `test` share of them) are the test set, so a model is judged
+    on products it has not seen the like of; the older ones split into train/val at random, stratified."""
     rng = np.random.default_rng(seed)
     groups = image_groups(items['image_path']).to_numpy()
     strata = items[by].astype(str).fillna('<NA>').to_numpy() if by else np.zeros(len(items), str)
-    first = pd.DataFrame({'g': groups, 's': strata}).drop_duplicates('g')   # a group's stratum: its first row's
     split_of = {}
+    if by_id:   # a group's id is its smallest; the newest `test` share of groups is the test set
+        first_id = pd.Series(pd.to_numeric(items['id']).to_numpy()).groupby(groups).min().sort_values(kind='stable')
+        n_new = int(round(len(first_id)*test))
+        split_of = {g: 'test' for g in first_id.index[len(first_id) - n_new:]}
+        val, test = (val/(1 - test) if test < 1 else 0.0), 0.0
+    first = pd.DataFrame({'g': groups, 's': strata}).drop_duplicates('g')   # a group's stratum: its first row's
+    first = first[~first['g'].isin(list(split_of))]
     for _, gs in first.groupby('s', sort=True):
         g = gs['g'].to_numpy()[rng.permutation(len(gs))]
         n_test, n_val = int(round(len(g)*test)), int(round(len(g)*val))
-        if n_test + n_val >= len(g): n_test, n_val = (len(g) - 1)//2, (len(g) - 1) - (len(g) - 1)//2
+        if by_id: n_val = min(n_val, len(g) - 1)
+        elif n_test + n_val >= len(g): n_test, n_val = (len(g) - 1)//2, (len(g) - 1) - (len(g) - 1)//2
         split_of.update({k: 'test' for k in g[:n_test]}); split_of.update({k: 'val' for k in g[n_test:n_test + n_val]})
         split_of.update({k: 'train' for k in g[n_test + n_val:]})
     return pd.Series([split_of[k] for k in groups], index=items.index, name='split')

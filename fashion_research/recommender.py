@@ -770,7 +770,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
                     json_path=None, size: int | None = None, batch_size: int = 32, num_workers: int = 0,
                     cache_dir=None, limit: int | None = None, synthetic_n: int = 44000, synthetic_dim: int = 2048,
                     latency_queries: int = 500, seed: int = 0, save_index=None, threads: int | None = None,
-                    approx_dims: int = 0, progress: bool = True) -> dict:
+                    approx_dims: int = 0, progress: bool = True, split_by: str = 'random') -> dict:
     "Build an index on `data`, query it with `test_data`'s products (or `data`'s test split); print and return quality and speed."
     import torch
     if threads: torch.set_num_threads(threads)
@@ -789,7 +789,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
         q_emb = build_embeddings(q_items, emb, cpath('queries'), batch_size=batch_size, num_workers=num_workers, progress=progress)
         q_groups, q_build = image_groups(q_items['image_path']).to_numpy(), q_emb.build
     else:   # DIR's test split (byte-identical photos never cross it) queries the rest
-        is_q = split_catalog(items, by='articleType', seed=seed).to_numpy() == 'test'
+        is_q = split_catalog(items, by='articleType', seed=seed, by_id=split_by == 'id').to_numpy() == 'test'
         meta = items[['id'] + [c for c in META_COLUMNS if c in items]]
         index = SimilarityIndex(all_emb.subset(~is_q), meta[~is_q], groups[~is_q], emb)
         q_emb, q_items, q_groups, q_build = all_emb.subset(is_q), items[is_q].reset_index(drop=True), groups[is_q], {}
@@ -798,7 +798,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
     lat = query_latency(index.search, q_emb.vectors[:latency_queries], k) if len(q_emb) else {}
     b = all_emb.build
     rate = b['items_computed']/b['seconds'] if b.get('items_computed') and b.get('seconds') else None
-    res = {'data': str(cat.root), 'test_data': str(test_data) if test_data else f'{cat.root} (test split by articleType)',
+    res = {'data': str(cat.root), 'test_data': str(test_data) if test_data else f'{cat.root} (test split: {split_by})', 'split': split_by,
            'backbone': str(backbone), 'model': index.model, 'weights': index.weights, 'image_size': emb.size,
            'k': k, 'index_items': len(index), 'n_queries': summary['n_queries'],
            'precision_at_k': summary['precision_at_k'], 'random_precision_at_k': summary['random_precision_at_k'],
@@ -875,7 +875,9 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     b.add_argument('--approx-dims', type=int, default=0,
                    help='also time the approximate PCA first pass with this many dims (and its recall vs exact); 0 = off')
+    b.add_argument('--split', default='random', choices=['random', 'id'],
+                   help='query split: random (stratified by articleType) or id (the newest 15%% of products; default random)')
     b.set_defaults(func=lambda a: bench_recommend(a.data, a.test_data, a.backbone, a.pretrained, a.k, a.json, a.size,
                                                   a.batch_size, a.workers, a.cache, a.limit, a.synthetic_n,
                                                   save_index=a.save_index, seed=a.seed, threads=a.threads,
-                                                  approx_dims=a.approx_dims))
+                                                  approx_dims=a.approx_dims, split_by=a.split))
