@@ -491,7 +491,7 @@ def skip_unreadable(func, attr: str = 'images'):
             except ImageReadError as e: bad.append(e)
         if not good:
             if len(bad) == 1: raise bad[0]
-            raise ImageReadError(f"all {len(bad)} images", '; '.join(f"{e.path}: {e.reason}" for e in bad[:5]))
+            raise ValueError(f"none of the {len(bad)} images could be read:\n" + '\n'.join(f"  {e}" for e in bad))
         setattr(a, attr, good)
         res = func(a)
         if bad:
