@@ -12,11 +12,12 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['PROFILES', 'CLI_MODULES', 'HELP_GLOSSARY', 'MAGENTA_HUB', 'BATCH_IMAGE_COMMANDS', 'section_notebooks',
-           'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters', 'package_versions',
-           'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer', 'library_fingerprint',
-           'section_key', 'resumable_section', 'run_report', 'HelpFormatter', 'iter_parsers', 'explain_options',
-           'torch_hub_dir', 'model_sources', 'print_models', 'skip_unreadable', 'build_parser', 'main']
+__all__ = ['PROFILES', 'MIN_PER_CLASS', 'CLI_MODULES', 'HELP_GLOSSARY', 'MAGENTA_HUB', 'BATCH_IMAGE_COMMANDS',
+           'section_notebooks', 'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters',
+           'package_versions', 'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer',
+           'library_fingerprint', 'section_key', 'resumable_section', 'check_report_data', 'run_report',
+           'HelpFormatter', 'iter_parsers', 'explain_options', 'torch_hub_dir', 'model_sources', 'print_models',
+           'skip_unreadable', 'build_parser', 'main']
 
 # %% ../nbs/11_report.ipynb #be4700b4
 def _nbs_dir() -> Path:
@@ -238,6 +239,19 @@ def resumable_section(out: Path, nb: Path, key: dict) -> dict | None:
     if state.get('key') != to_jsonable(key) or not all(f.exists() for f in files): return None
     return {**sec, 'resumed': True}
 
+# %% ../nbs/11_report.ipynb #f132e526
+MIN_PER_CLASS = 20   # the classifier's default min_count: 03 and 04 need this many products with a photo per study class
+
+def check_report_data(cat: Catalog, nbs: list[Path]) -> None:
+    "Raise `DataContractError` before anything runs when the sections in `nbs` need more products than `cat` holds."
+    if not any(Path(nb).name[:2] in ('03', '04') for nb in nbs): return
+    counts = cat.items['masterCategory'].value_counts()
+    short = {c: int(counts.get(c, 0)) for c in STUDY_CLASSES if counts.get(c, 0) < MIN_PER_CLASS}
+    if short:
+        raise DataContractError(f"{cat.root}: the classifier and recommender sections (03, 04) need at least {MIN_PER_CLASS} products "
+                                f"with a readable photo in each of {', '.join(STUDY_CLASSES)}; found "
+                                f"{', '.join(f'{c} {n}' for c, n in short.items())}. Use a larger dataset, or leave them out: --only 02 05")
+
 # %% ../nbs/11_report.ipynb #e5e3c767
 def run_report(profile: str = 'sample', data=None, out=None, only=None, params: dict | None = None,
                nbs_dir=None, progress: bool = True, jobs: int = 1, keep_going: bool = False, resume: bool = False) -> dict:
@@ -253,6 +267,7 @@ def run_report(profile: str = 'sample', data=None, out=None, only=None, params: 
     nbs = section_notebooks(nbs_dir, only)
     root = ensure_data(data).resolve()                 # checked at the door, before anything is deleted or run
     cat = load_catalog(root, progress=False)
+    check_report_data(cat, nbs)
     out = report_dir(out).resolve()
     if not only and not resume:   # a full rebuild starts clean; --only and --resume keep the other sections' files
         for sub in ('figures', 'tables', 'notebooks', 'models'): shutil.rmtree(out/sub, ignore_errors=True)

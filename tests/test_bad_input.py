@@ -100,6 +100,13 @@ def test_report_refuses_a_dataset_without_images(tmp_path, sample_data):
     assert_clean_error(_report(d, tmp_path), f"{d/'images'} not found", 'images/<id>.jpg')
 
 
+def test_report_refuses_too_few_products_for_the_classifier(tmp_path, sample_data):
+    lines = (sample_data/'styles.csv').read_text().splitlines()[:7]
+    d = _dataset(tmp_path, sample_data, ('\n'.join(lines) + '\n').encode())
+    assert_clean_error(cli('report', '--data', d, '--only', '02', '03', '--out', tmp_path/'rep'),
+                       'need at least 20 products', '--only 02 05')
+
+
 def test_images_named_otherwise_are_refused(tmp_path, sample_data):
     d = _dataset(tmp_path, sample_data, None, with_images=False); (d/'images').mkdir()
     (d/'images'/'photo-1.jpg').write_bytes(b'x')
