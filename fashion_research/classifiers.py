@@ -468,7 +468,7 @@ def load_classifier(path: str | os.PathLike, device=None) -> TrainedClassifier:
     "Load a checkpoint written by `save_classifier` onto `device` (default: `pick_device()`)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no classifier checkpoint at {path} (write one with `fashion-research bench classify ... --save {path}`)")
-    ck = torch.load(path, map_location='cpu', weights_only=True)
+    ck = read_checkpoint(path, 'classifier')   # foreign files, other kinds and other format versions are refused by name
     if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a fashion-research classifier checkpoint (format {CHECKPOINT_FORMAT})")
     model = build_classifier(ck['arch'], ck['n_classes'], image_size=ck['image_size'])

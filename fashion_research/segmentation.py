@@ -252,7 +252,7 @@ def load_unet(path, device=None) -> UNet:
     "Load a checkpoint written by `save_unet` (no download); `model.meta` holds its metadata."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"UNet checkpoint {path} not found (train one: `fashion-research bench segment --model unet --save PATH`)")
-    ck = torch.load(path, map_location='cpu', weights_only=False)
+    ck = read_checkpoint(path, 'unet')   # weights only; a foreign file or another kind is refused by name
     if not isinstance(ck, dict) or 'state_dict' not in ck or 'config' not in ck:
         raise ValueError(f"{path} is not a UNet checkpoint written by save_unet")
     cfg = ck['config']
