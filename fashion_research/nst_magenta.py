@@ -18,7 +18,7 @@ __all__ = ['MAGENTA_HUB_HANDLE', 'TFLITE_THREADS', 'MAGENTA_ONNX_PACKAGE', 'MAGE
            'MagentaUnavailableError', 'onnx_model_files', 'MagentaStylizer', 'make_toy_magenta', 'composite',
            'outside_mask_max_abs_diff', 'MaskedStylization', 'stylize_masked', 'list_images', 'draw_styles',
            'photo_folder', 'try_magenta', 'run_pairs', 'plot_stylize_grid', 'report_variant', 'make_segmenter',
-           'bench_stylize', 'register_cli']
+           'bench_stylize', 'compare_magenta_backends', 'register_cli']
 
 # %% ../nbs/06_nst_magenta.ipynb #ee6d92d6
 MAGENTA_HUB_HANDLE = 'https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2'
@@ -543,6 +543,35 @@ def bench_stylize(content_dir, style_dir, model=None, mask: str = 'none', size: 
            'outside_mask_max_abs_diff': max(diffs) if diffs else None, 'save_dir': str(save_dir) if save_dir else None}
     return print_bench(f'bench stylize (mask={mask})', res, json_path)
 
+# %% ../nbs/06_nst_magenta.ipynb #4d0c09a6
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64))**2))
+    return float('inf') if mse == 0 else 10*np.log10(255.0**2/mse)
+
+def compare_magenta_backends(content_dir, style_dir, tflite, transfer: str | None = 'style_transfer_quantized_384.tflite',
+                             limit: int | None = 20, threads: int = TFLITE_THREADS, json_path=None) -> dict:
+    "Time per photo and pixel agreement (MAD, PSNR) of Magenta ONNX (the default) vs a TFLite pair, on the same photos and paintings."
+    photos, styles = list_images(content_dir, limit), [load_image(p) for p in list_images(style_dir)]
+    folder = Path(tflite).expanduser()
+    if transfer and not (folder/transfer).exists(): transfer = None
+    onnx, tfl = MagentaStylizer(threads=threads), MagentaStylizer(folder, 'tflite', threads=threads, transfer=transfer)
+    first = load_image(photos[0]); onnx.stylize(first, styles[0]); tfl.stylize(first, styles[0])     # warm-up, not timed
+    recs = []
+    for i, p in enumerate(photos):
+        content, style = load_image(p), styles[i % len(styles)]
+        with Timer() as to: a = np.asarray(onnx.stylize(content, style))
+        with Timer() as tt: b = np.asarray(tfl.stylize(content, style))
+        recs.append({'photo': p.name, 'onnx_s': to.seconds, 'tflite_s': tt.seconds,
+                     'mad': float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()), 'psnr_db': _psnr(a, b)})
+    df = pd.DataFrame(recs)
+    res = {'n': len(df), 'content_dir': str(content_dir), 'style_dir': str(style_dir), 'threads': threads,
+           'onnx_weights': onnx.weights, 'tflite_weights': tfl.weights,
+           'onnx_s_per_photo_median': float(df['onnx_s'].median()), 'tflite_s_per_photo_median': float(df['tflite_s'].median()),
+           'onnx_to_tflite_time_ratio': float(df['onnx_s'].median()/df['tflite_s'].median()),
+           'mad_mean': float(df['mad'].mean()), 'mad_max': float(df['mad'].max()),
+           'psnr_db_median': float(df['psnr_db'].median()), 'psnr_db_min': float(df['psnr_db'].min())}
+    return print_bench('bench magenta-backends (ONNX vs TFLite)', res, json_path)
+
 # %% ../nbs/06_nst_magenta.ipynb #5b2eb6b6
 def _cli_stylize(a) -> None:
     if a.mask in ('deeplab', 'unet'):
@@ -578,3 +607,11 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--json', default=None); _seg_args(b)
     b.set_defaults(func=lambda a: bench_stylize(a.content_dir, a.style_dir, a.model, a.mask, a.size, a.limit, a.strength, a.feather,
                                                 a.seg_checkpoint, a.seg_tflite, a.target, a.save_dir, a.json, a.torch_threads))
+    m = bench.add_parser('magenta-backends', help='Magenta ONNX (the default) vs a TFLite pair: time per photo and pixel agreement')
+    m.add_argument('--content-dir', required=True, help='folder of photos'); m.add_argument('--style-dir', required=True, help='folder of paintings')
+    m.add_argument('--tflite', required=True, help='folder holding the Magenta TFLite pair')
+    m.add_argument('--transfer', default='style_transfer_quantized_384.tflite', help='TFLite transfer file in that folder (default: the int8 one)')
+    m.add_argument('--limit', type=int, default=20, help='photos to use (default 20)')
+    m.add_argument('--threads', type=int, default=TFLITE_THREADS, help=f'threads for both runtimes (default {TFLITE_THREADS})')
+    m.add_argument('--json', default=None, help='also write the figures as JSON')
+    m.set_defaults(func=lambda a: compare_magenta_backends(a.content_dir, a.style_dir, a.tflite, a.transfer, a.limit, a.threads, a.json))
