@@ -43,6 +43,7 @@ def read_upload(data: bytes, name: str = 'upload', max_bytes: int | None = None,
         raise UploadError(name, f'{len(data):,} bytes, over the upload limit of {max_bytes:,} bytes', 413)
     try: im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError: raise UploadError(name, 'not an image (no image format recognised; send JPEG, PNG, WebP, ...)', 415) from None
+    except Image.DecompressionBombError as e: raise UploadError(name, f'too many pixels, a decompression bomb? ({e})', 413) from None
     except Exception as e: raise UploadError(name, f'unreadable image header ({type(e).__name__}: {e})', 400) from None
     w, h = im.size
     if w < 1 or h < 1: raise UploadError(name, f'image has no pixels ({w}x{h})', 400)
