@@ -8,7 +8,7 @@ __all__ = ['MAX_PIXELS', 'INDEX_NAME', 'CLASSIFIER_GLOB', 'UNET_GLOB', 'MASKS', 
            'outfit_histories', 'evaluate_suggestions', 'sample_models', 'ServiceError', 'ServiceModels', 'load_models',
            'product_record', 'classify_photo', 'search_photo', 'similar_products', 'outfit_of', 'suggest',
            'garment_mask', 'stylize_photo', 'recolor_photo', 'create_app', 'start_server', 'stop_server', 'load_run',
-           'inprocess_classify_ms', 'bench_serve', 'serve', 'register_cli']
+           'paired_classify_ms', 'bench_serve', 'serve', 'register_cli']
 
 # %% ../nbs/12_service.ipynb #78240bde
 import os, io, sys, json, time, math, socket, types, asyncio, threading, warnings, subprocess, argparse
@@ -57,7 +57,7 @@ def read_upload(data: bytes, name: str = 'upload', max_bytes: int | None = None,
         raise UploadError(name, f'cannot decode the image, truncated or damaged? ({type(e).__name__}: {e})', 400) from None
     return im
 
-# %% ../nbs/12_service.ipynb #a83370bb
+# %% ../nbs/12_service.ipynb #2e88d36e
 _M_RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]])
 _D65 = np.array([0.95047, 1.0, 1.08883])
 
@@ -79,7 +79,7 @@ def lab_to_rgb(lab) -> np.ndarray:
     c = np.where(lin <= 0.0031308, 12.92*lin, 1.055*lin**(1/2.4) - 0.055)
     return np.clip(c*255 + 0.5, 0, 255).astype(np.uint8)
 
-# %% ../nbs/12_service.ipynb #9fdba089
+# %% ../nbs/12_service.ipynb #81570cc5
 def parse_colour(text) -> tuple[int, int, int]:
     "An RGB triple from '#1f4e9a', '1f4e9a', '31,78,154' or a catalog colour name ('Navy Blue'); ValueError otherwise."
     if isinstance(text, (tuple, list)) and len(text) == 3: rgb = tuple(int(v) for v in text)
@@ -94,7 +94,7 @@ def parse_colour(text) -> tuple[int, int, int]:
     if not all(0 <= v <= 255 for v in rgb): raise ValueError(f"colour {text!r}: each channel must be 0-255")
     return tuple(int(v) for v in rgb)
 
-# %% ../nbs/12_service.ipynb #f5e8891b
+# %% ../nbs/12_service.ipynb #17394234
 def recolor(image, target, mask: np.ndarray, lightness: float = 1.0, feather: float = 0) -> Image.Image:
     "The masked garment moved to colour `target` in CIELAB: mean a*b* to the target's, L* shading kept (mean moved by `lightness`)."
     im = image.convert('RGB') if isinstance(image, Image.Image) else load_image(image)
@@ -110,7 +110,7 @@ def recolor(image, target, mask: np.ndarray, lightness: float = 1.0, feather: fl
     new[..., 0] = np.clip(new[..., 0], 0, 100)
     return composite(im, Image.fromarray(lab_to_rgb(new)), np.where(inside, 255, 0).astype(np.uint8), feather)
 
-# %% ../nbs/12_service.ipynb #eee84457
+# %% ../nbs/12_service.ipynb #9db83a98
 def product_mask(image, white: int = 235) -> np.ndarray:
     "The product in a catalog photo (white background): uint8 255/0 mask of its non-white pixels, cleaned and hole-filled."
     from fashion_research.segmentation import clean_mask
@@ -118,7 +118,7 @@ def product_mask(image, white: int = 235) -> np.ndarray:
     m = np.where((a < white).any(-1), 255, 0).astype(np.uint8)
     return clean_mask(m) if m.any() else m
 
-# %% ../nbs/12_service.ipynb #33e2d027
+# %% ../nbs/12_service.ipynb #22ecd6cd
 def _hsv(rgb) -> np.ndarray:
     "HSV (0..1) of RGB colours (0-255), ...x3."
     from matplotlib.colors import rgb_to_hsv
@@ -131,7 +131,7 @@ def _colour_compat(a_hsv: np.ndarray, b_hsv: np.ndarray) -> np.ndarray:
     hue = np.where(d <= 30, 1.0, np.where(d >= 150, 0.8, np.where(d >= 90, 0.5, 0.3)))
     return np.where(neutral, 0.9, hue)
 
-# %% ../nbs/12_service.ipynb #fc36ec79
+# %% ../nbs/12_service.ipynb #7f6bf651
 _SEASON_NEXT = {'Summer': {'Summer', 'Spring', 'Fall'}, 'Spring': {'Spring', 'Summer', 'Winter'},
                 'Fall': {'Fall', 'Summer', 'Winter'}, 'Winter': {'Winter', 'Fall', 'Spring'}}   # as complete_outfit's filter
 
@@ -208,7 +208,7 @@ class Suggester:
         df.insert(0, 'rank', np.arange(1, len(df) + 1))
         return df
 
-# %% ../nbs/12_service.ipynb #39fe694b
+# %% ../nbs/12_service.ipynb #375926ea
 def outfit_histories(index: SimilarityIndex, n: int = 200, seed: int = 0, suggester: Suggester | None = None) -> list[list[int]]:
     "Synthetic purchase histories drawn from outfits: a random product plus one compatible random product per complementary slot, shuffled."
     sg = suggester or Suggester(index); rng = np.random.default_rng(seed)
@@ -248,7 +248,7 @@ def evaluate_suggestions(index: SimilarityIndex, histories: list[list[int]], k: 
                      f'type_hit_at_{k}': thit/max(len(histories), 1), 'mean_percentile': float(np.mean(pct)) if pct else float('nan')})
     return pd.DataFrame(rows)
 
-# %% ../nbs/12_service.ipynb #d78765b2
+# %% ../nbs/12_service.ipynb #86ed3bdc
 INDEX_NAME, CLASSIFIER_GLOB, UNET_GLOB = 'index.npz', 'classifier*.pt', 'unet*.pt'
 
 def sample_models(folder=None, data=None, image_size: int = 32, epochs: int = 4, rebuild: bool = False,
@@ -275,14 +275,14 @@ def sample_models(folder=None, data=None, image_size: int = 32, epochs: int = 4,
         SimilarityIndex.build(cat.items, classifier_embedder(folder/'classifier_articleType.pt'), progress=False).save(ix)
     return folder
 
-# %% ../nbs/12_service.ipynb #dacaa29e
+# %% ../nbs/12_service.ipynb #627fbc14
 class ServiceError(Exception):
     "A request the service refuses: `status` (404, 422, 503) and a message that says why (for 503: how to enable it)."
     def __init__(self, status: int, message: str): super().__init__(message); self.status = status
 
 MASKS = ('none', 'product', 'unet', 'deeplab')   # mask choices of /stylize, /recolor and /segment
 
-# %% ../nbs/12_service.ipynb #82e5116b
+# %% ../nbs/12_service.ipynb #6d305928
 @dataclass
 class ServiceModels:
     "What the service serves, loaded once: classifiers by target, the index, optional segmenters and stylizer, paintings."
@@ -310,7 +310,7 @@ class ServiceModels:
         if self.stylizer is not None: m['stylizer'] = {'name': getattr(self.stylizer, 'name', type(self.stylizer).__name__), 'weights': self.stylizer.weights}
         return {'models': m, 'unavailable': dict(self.unavailable), 'styles': sorted(self.styles)}
 
-# %% ../nbs/12_service.ipynb #6464d2a3
+# %% ../nbs/12_service.ipynb #84d475b7
 def _styles(styles_dir=None) -> dict:
     "Bundled paintings: the drawn stand-ins (swirl, waves, mosaic) plus the images of `styles_dir`, by file stem."
     out = dict(zip(('swirl', 'waves', 'mosaic'), draw_styles(3)))
@@ -339,7 +339,7 @@ def _optional_segmenters(d: Path, unet, deeplab, device) -> tuple[dict, dict, di
         else: why['deeplab'] = f"no DeepLab model ({err.splitlines()[0]}); pass --deeplab FILE.tflite or cache torchvision's weights"
     return segs, why, files
 
-# %% ../nbs/12_service.ipynb #79280828
+# %% ../nbs/12_service.ipynb #fac773a0
 def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', styles_dir=None, device='cpu') -> ServiceModels:
     "Load a models folder (see the table above); required files missing or unreadable raise an error naming them."
     from fashion_research.classifiers import load_classifier
@@ -374,7 +374,7 @@ def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', 
         if stylizer is None: why['stylize'] = f"no Magenta model ({err.splitlines()[0]}); pass --magenta DIR (a SavedModel, or a folder holding the TFLite pair)"
     return ServiceModels(classifiers, index, segs, stylizer, _styles(styles_dir), why, files)
 
-# %% ../nbs/12_service.ipynb #aadf05cb
+# %% ../nbs/12_service.ipynb #d59a953e
 def _clean(v):
     "A catalog value as JSON: NaN -> None, NumPy scalars -> Python."
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA: return None
@@ -394,7 +394,7 @@ def _records(models: ServiceModels, df: pd.DataFrame, cols=('rank', 'score')) ->
     pos = models.index.pos
     return [product_record(models, pos[int(r['id'])], **{c: r[c] for c in cols if c in r}) for _, r in df.iterrows()]
 
-# %% ../nbs/12_service.ipynb #fdf0ed0e
+# %% ../nbs/12_service.ipynb #faaaf0cb
 def classify_photo(models: ServiceModels, im: Image.Image, top: int = 3) -> dict:
     "Top classes with probabilities from every loaded classifier: {target: {label, top: [{class, p}], arch, weights}}."
     out = {}
@@ -429,7 +429,7 @@ def suggest(models: ServiceModels, history: list[int], k: int = 10) -> list[dict
     except ValueError as e: raise ServiceError(422, str(e)) from None
     return _records(models, df, ('rank', 'score', 'taste', 'fit'))
 
-# %% ../nbs/12_service.ipynb #fd31f28f
+# %% ../nbs/12_service.ipynb #0cda3278
 def _segmenter(models: ServiceModels, kind: str):
     if kind not in MASKS: raise ServiceError(422, f"mask must be one of {list(MASKS)}, not {kind!r}")
     if kind in ('unet', 'deeplab') and kind not in models.segmenters:
@@ -465,7 +465,7 @@ def recolor_photo(models: ServiceModels, im: Image.Image, colour: str, mask: str
     if max(im.size) > models.max_side: im = resize_long_side(im, models.max_side)
     return recolor(im, rgb, garment_mask(models, im, mask), lightness, feather)
 
-# %% ../nbs/12_service.ipynb #00677ebe
+# %% ../nbs/12_service.ipynb #ccde2e7d
 def _process_rss_mb() -> float | None:
     "This process's resident memory in MB (Linux /proc; None elsewhere)."
     try:
@@ -483,7 +483,7 @@ def _validation_message(errors) -> str:
         parts.append(f"{name or 'body'} ({where}): {msg}")
     return 'invalid request: ' + '; '.join(parts)
 
-# %% ../nbs/12_service.ipynb #ac3fec41
+# %% ../nbs/12_service.ipynb #84d57efc
 class _BodyLimit:
     "ASGI middleware: a request whose Content-Length is over `limit` gets 413 JSON before its body is read."
     def __init__(self, app, limit: int, max_upload_mb: float): self.app, self.limit, self.mb = app, limit, max_upload_mb
@@ -645,7 +645,7 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
 
     return app
 
-# %% ../nbs/12_service.ipynb #07035af6
+# %% ../nbs/12_service.ipynb #6c32e141
 PAGE_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fashion-research</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
@@ -812,7 +812,7 @@ $('recolor').addEventListener('click', () => transform('/recolor', {mask: $('mas
 start();
 """
 
-# %% ../nbs/12_service.ipynb #ed8dd875
+# %% ../nbs/12_service.ipynb #9d4e2af1
 def _free_port(host: str = '127.0.0.1') -> int:
     "A TCP port free on `host` right now."
     with socket.socket() as s: s.bind((host, 0)); return s.getsockname()[1]
@@ -849,7 +849,7 @@ def stop_server(proc: subprocess.Popen, timeout: float = 15) -> int:
         except subprocess.TimeoutExpired: proc.kill(); proc.wait()
     return proc.returncode
 
-# %% ../nbs/12_service.ipynb #5ee97e8c
+# %% ../nbs/12_service.ipynb #8fc8d4cf
 def _pct(ms, q) -> float: return float(np.percentile(ms, q)) if len(ms) else float('nan')
 
 def load_run(url: str, endpoint: str, payloads: list[bytes], n: int, concurrency: int, form: dict | None = None,
@@ -872,20 +872,27 @@ def load_run(url: str, endpoint: str, payloads: list[bytes], n: int, concurrency
             'errors': sum(c != 200 for c in codes), 'http_5xx': sum(c is not None and c >= 500 for c in codes),
             'http_503': sum(c == 503 for c in codes), 'no_response': sum(c is None for c in codes)}
 
-# %% ../nbs/12_service.ipynb #395024b9
-def inprocess_classify_ms(classifier_files, payloads: list[bytes], n: int = 100, device='cpu') -> dict:
-    "Median ms of the work /classify does, in this process: `read_upload` + `classify_photo` with the same checkpoints, same photos."
+# %% ../nbs/12_service.ipynb #50bac318
+def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int = 100, device='cpu') -> dict:
+    "Median ms of /classify over HTTP and of the same work in this process (`read_upload` + `classify_photo`, same checkpoints), interleaved photo by photo."
+    import httpx
     from fashion_research.classifiers import load_classifier
     cls = {}
     for f in classifier_files: tc = load_classifier(f, device); cls[tc.target] = tc
     m = types.SimpleNamespace(classifiers=cls)
-    for p in payloads[:3]: classify_photo(m, read_upload(p))     # warm-up
-    ms = []
-    for i in range(n):
-        t0 = time.perf_counter(); classify_photo(m, read_upload(payloads[i % len(payloads)])); ms.append((time.perf_counter() - t0)*1e3)
-    return {'p50_ms': _pct(ms, 50), 'p95_ms': _pct(ms, 95), 'calls': n}
+    local, http = [], []
+    with httpx.Client(timeout=120) as c:
+        def post(p): return c.post(url + '/classify', files={'file': ('photo.jpg', p, 'image/jpeg')}).status_code
+        for p in payloads[:3]: classify_photo(m, read_upload(p)); post(p)          # warm-up
+        for i in range(n):   # interleaved, so a change in the machine's load hits both alike
+            p = payloads[i % len(payloads)]
+            t0 = time.perf_counter(); classify_photo(m, read_upload(p)); t1 = time.perf_counter()
+            code = post(p); t2 = time.perf_counter()
+            if code == 200: local.append((t1 - t0)*1e3); http.append((t2 - t1)*1e3)
+    return {'inprocess_p50_ms': _pct(local, 50), 'http_p50_ms': _pct(http, 50), 'pairs': len(http),
+            'ratio': _pct(http, 50)/_pct(local, 50) if http else float('nan')}
 
-# %% ../nbs/12_service.ipynb #54b90cb1
+# %% ../nbs/12_service.ipynb #703e2f31
 def _bench_photos(photos=None, data=None, n: int = 32) -> list[bytes]:
     "The raw bytes of up to `n` photos: files of `photos` (a folder), else the catalog's product photos."
     if photos:
@@ -917,11 +924,10 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
             runs.append(load_run(url, '/stylize', payloads, stylize_n, 1, {'style': 'swirl', 'mask': 'none'}))
         res['runs'] = runs
         files = [v['file'] for k, v in h['models'].items() if k.startswith('classifier:') and v.get('file')]
-        inproc = inprocess_classify_ms(files, payloads, inprocess_n) if files else None
-        c1 = next((r for r in runs if r['endpoint'] == '/classify' and r['concurrency'] == 1), None)
-        if inproc and c1:
-            res |= {'inprocess_classify_p50_ms': inproc['p50_ms'], 'http_classify_p50_ms_c1': c1['p50_ms'],
-                    'http_to_inprocess_ratio': c1['p50_ms']/inproc['p50_ms']}
+        if files and inprocess_n:
+            pr = paired_classify_ms(url, files, payloads, inprocess_n)
+            res |= {'inprocess_classify_p50_ms': pr['inprocess_p50_ms'], 'http_classify_p50_ms_c1': pr['http_p50_ms'],
+                    'http_to_inprocess_ratio': pr['ratio'], 'ratio_pairs': pr['pairs']}
         res['server_rss_mb_after_runs'] = _get_json(url + '/health').get('rss_mb')
         if long:
             half = long//2
@@ -947,7 +953,7 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
               f"in-process = {res['http_to_inprocess_ratio']:.2f}x (target <= 1.5)")
     return res
 
-# %% ../nbs/12_service.ipynb #462e02a8
+# %% ../nbs/12_service.ipynb #78d81b96
 def _serve_args(p) -> None:
     "Options shared by `serve` and `bench serve` (how the server finds and runs its models)."
     p.add_argument('--data', default=None, metavar='DIR', help='dataset folder for product photos (default: the embedded sample data)')
@@ -1007,7 +1013,7 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--concurrency', type=int, nargs='+', default=[1, 4, 16], help='concurrency levels (default 1 4 16)')
     b.add_argument('--stylize-n', type=int, default=4, help='requests to /stylize at concurrency 1 (default 4; 503s are counted apart)')
     b.add_argument('--long', type=int, default=0, help='also a soak run of this many requests at concurrency 16 (default 0 = none)')
-    b.add_argument('--inprocess-n', type=int, default=100, help='in-process /classify calls for the ratio (default 100)')
+    b.add_argument('--inprocess-n', type=int, default=100, help='interleaved in-process / HTTP /classify pairs for the ratio (default 100; 0 = skip)')
     b.add_argument('--json', default=None, metavar='OUT', help='write the figures as JSON here (default: none)')
     b.add_argument('--log', default=None, metavar='FILE', help="append the started server's output here (default: discarded)")
     b.set_defaults(func=_cli_bench)
