@@ -8,7 +8,7 @@ __all__ = ['MAX_PIXELS', 'INDEX_NAME', 'CLASSIFIER_GLOB', 'UNET_GLOB', 'MASKS', 
            'outfit_histories', 'evaluate_suggestions', 'sample_models', 'ServiceError', 'ServiceModels', 'load_models',
            'product_record', 'classify_photo', 'search_photo', 'similar_products', 'outfit_of', 'suggest',
            'garment_mask', 'stylize_photo', 'recolor_photo', 'create_app', 'start_server', 'stop_server', 'load_run',
-           'paired_classify_ms', 'bench_serve', 'serve', 'register_cli']
+           'paired_classify_ms', 'bench_serve', 'bench_suggest', 'serve', 'register_cli']
 
 # %% ../nbs/12_service.ipynb #78240bde
 import os, io, sys, json, time, math, socket, types, asyncio, threading, warnings, subprocess, argparse
@@ -955,7 +955,22 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
               f"in-process = {res['http_to_inprocess_ratio']:.2f}x (target <= 1.5)")
     return res
 
-# %% ../nbs/12_service.ipynb #52e349b0
+# %% ../nbs/12_service.ipynb #c97f4dc4
+def bench_suggest(models_dir=None, index=None, data=None, n: int = 500, k: int = 10, seed: int = 0, json_path=None) -> dict:
+    "The offline measure of personal suggestions on an index (default: the models folder's): last item of outfit-drawn histories held out."
+    path = Path(index) if index else Path(models_dir or sample_models(data=data))/INDEX_NAME
+    ix = SimilarityIndex.load(path)
+    with Timer() as t:
+        hist = outfit_histories(ix, n, seed)
+        ev = evaluate_suggestions(ix, hist, k, seed)
+    res = {'index': str(path), 'items': len(ix), 'model': ix.model, 'weights': ix.weights, 'histories': len(hist), 'k': k,
+           'mean_history_len': float(np.mean([len(h) for h in hist])) if hist else None, 'seconds': t.seconds, 'seed': seed,
+           'scorers': ev.to_dict('records')}
+    print_bench('bench suggest', res, json_path)
+    print(ev.to_string(index=False))
+    return res
+
+# %% ../nbs/12_service.ipynb #e5e7785c
 def _serve_args(p) -> None:
     "Options shared by `serve` and `bench serve` (how the server finds and runs its models)."
     p.add_argument('--data', default=None, metavar='DIR', help='dataset folder for product photos (default: the embedded sample data)')
@@ -1001,7 +1016,7 @@ def _cli_bench(a) -> None:
                 a.torch_threads, a.json, a.log)
 
 def register_cli(commands, bench) -> None:
-    "Add `serve` and `bench serve` to the command line."
+    "Add `serve`, `bench serve` and `bench suggest` to the command line."
     p = commands.add_parser('serve', help='run the HTTP service and its page at / (FastAPI under uvicorn)')
     _serve_args(p)
     p.add_argument('--host', default='127.0.0.1', help='interface to listen on (default 127.0.0.1: this machine only)')
@@ -1020,3 +1035,12 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--json', default=None, metavar='OUT', help='write the figures as JSON here (default: none)')
     b.add_argument('--log', default=None, metavar='FILE', help="append the started server's output here (default: discarded)")
     b.set_defaults(func=_cli_bench)
+    s = bench.add_parser('suggest', help='personal suggestions measured offline: held-out last item of histories drawn from outfits')
+    s.add_argument('--models', default=None, metavar='DIR', help='models folder whose index.npz to use (default: the sample models)')
+    s.add_argument('--index', default=None, metavar='NPZ', help='an index file instead of --models (default: none)')
+    s.add_argument('--data', default=None, metavar='DIR', help='dataset folder for the sample models (default: the embedded sample data)')
+    s.add_argument('--n', type=int, default=500, help='synthetic histories (default 500)')
+    s.add_argument('--k', type=int, default=10, help='suggestions per history (default 10)')
+    s.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
+    s.add_argument('--json', default=None, metavar='OUT', help='write the figures as JSON here (default: none)')
+    s.set_defaults(func=lambda a: bench_suggest(a.models, a.index, a.data, a.n, a.k, a.seed, a.json))
