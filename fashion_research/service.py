@@ -131,9 +131,8 @@ def _colour_compat(a_hsv: np.ndarray, b_hsv: np.ndarray) -> np.ndarray:
     hue = np.where(d <= 30, 1.0, np.where(d >= 150, 0.8, np.where(d >= 90, 0.5, 0.3)))
     return np.where(neutral, 0.9, hue)
 
-# %% ../nbs/12_service.ipynb #7f6bf651
-_SEASON_NEXT = {'Summer': {'Summer', 'Spring', 'Fall'}, 'Spring': {'Spring', 'Summer', 'Winter'},
-                'Fall': {'Fall', 'Summer', 'Winter'}, 'Winter': {'Winter', 'Fall', 'Spring'}}   # as complete_outfit's filter
+# %% ../nbs/12_service.ipynb #33a492f9
+from .recommender import _SEASON_NEIGHBOURS   # complete_outfit's season rule, one home
 
 class Suggester:
     """Personal suggestions for a purchase history over a `SimilarityIndex` (arrays prepared once per index).
@@ -154,11 +153,11 @@ class Suggester:
         self.hsv = _hsv(product_colours(index))
 
     def _ok(self, p: int) -> np.ndarray:
-        "Products passing the gender, usage and season filters against the product in row p."
+        "Products passing the gender, usage and season filters against the product in row p (`complete_outfit`'s rules, vectorised)."
         g, u, s = self.gender[p], self.usage[p], self.season[p]
         gok = pd.isna(self.gender) | (self.gender == g) | (self.gender == 'Unisex') | pd.isna(g) | (g == 'Unisex')
         uok = pd.isna(self.usage) | pd.isna(u) | (self.usage == u)
-        sok = pd.isna(self.season) | pd.isna(s) | np.isin(self.season, list(_SEASON_NEXT.get(s, {s})))
+        sok = pd.isna(self.season) | pd.isna(s) | np.isin(self.season, list(_SEASON_NEIGHBOURS.get(s, {s})))
         return gok & uok & sok
 
     def _rows(self, history) -> list[int]:
