@@ -992,6 +992,8 @@ def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000,
     import torch, uvicorn
     torch.set_num_threads(torch_threads)
     if models_dir is None:
+        print("fashion-research serve: no --models given: serving the sample data with the sample models "
+              "(tiny stand-ins, trained once on first use, in seconds)", flush=True)
         models_dir = sample_models(data=data)
         if unet is None:
             from fashion_research.nst_unet import report_unet_checkpoint
