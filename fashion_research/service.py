@@ -918,7 +918,9 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
         h = _get_json(url + '/health')
         res |= {'server_rss_mb_start': h.get('rss_mb'), 'workers_threads': h.get('workers_threads'),
                 'models': {k: v.get('weights') for k, v in h['models'].items()}}
-        for ep in ('/classify', '/search'): load_run(url, ep, payloads, 8, 1)          # warm-up
+        top = max(concurrency)     # warm-up: every measured endpoint once at the top concurrency, so first-use allocations
+        for ep in ('/classify', '/search'): load_run(url, ep, payloads, 2*top, top)   # (per-thread buffers, ONNX arenas) are not counted as growth
+        if stylize_n: load_run(url, '/stylize', payloads, 2, 1, {'style': 'swirl', 'mask': 'none'})
         res['server_rss_mb_after_warmup'] = _get_json(url + '/health').get('rss_mb')
         runs = [load_run(url, ep, payloads, requests, c) for c in concurrency for ep in ('/classify', '/search')]
         if stylize_n:
@@ -939,6 +941,7 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
         res['server_rss_mb_end'] = _get_json(url + '/health').get('rss_mb')
         if res.get('server_rss_mb_after_warmup') and res.get('server_rss_mb_end'):
             res['memory_growth_mb'] = res['server_rss_mb_end'] - res['server_rss_mb_after_warmup']
+            if long: res['memory_growth_long_mb'] = res['server_rss_mb_end'] - res['server_rss_mb_after_runs']
         res['errors_total'] = sum(r['errors'] - r['http_503'] for r in runs) + (res['long']['errors'] if long else 0)
         res['http_5xx_total'] = sum(r['http_5xx'] - r['http_503'] for r in runs) + (res['long']['http_5xx'] if long else 0)
     finally:
