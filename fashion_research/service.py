@@ -252,11 +252,15 @@ INDEX_NAME, CLASSIFIER_GLOB, UNET_GLOB = 'index.npz', 'classifier*.pt', 'unet*.p
 
 def sample_models(folder=None, data=None, image_size: int = 32, epochs: int = 4, rebuild: bool = False,
                   progress: bool = False) -> Path:
-    "A models folder for the sample data (default `<data>-models/`), built once: tiny CNN classifiers (masterCategory, articleType) and their index."
+    "A models folder for the sample data (default `data/sample-models/`), built once: tiny CNN classifiers (masterCategory, articleType) and their index."
     from fashion_research.classifiers import train_classifier, save_classifier
     from fashion_research.recommender import classifier_embedder
     root = ensure_data(data).resolve()
-    folder = Path(folder) if folder else root.parent/f'{root.name}-models'
+    if folder is None:         # inside this checkout's data/ (never next to a user's dataset): data/sample-models for the sample
+        import hashlib
+        tag = '' if root == sample_data_dir().resolve() else '-' + hashlib.sha1(str(root).encode()).hexdigest()[:8]
+        folder = project_root()/'data'/f'{root.name}{tag}-models'
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cat, built = None, rebuild
     for target in ('masterCategory', 'articleType'):
@@ -977,7 +981,7 @@ def _serve_args(p) -> None:
     "Options shared by `serve` and `bench serve` (how the server finds and runs its models)."
     p.add_argument('--data', default=None, metavar='DIR', help='dataset folder for product photos (default: the embedded sample data)')
     p.add_argument('--models', default=None, metavar='DIR', help='models folder: classifier_<target>.pt, index.npz, optional unet*.pt '
-                   '(default: the sample models, built once into <data>-models/)')
+                   '(default: tiny stand-in models trained once on the data, kept in data/sample-models/ for the sample)')
     p.add_argument('--workers-threads', type=int, default=2, help='inference threads; requests beyond them queue (default 2)')
     p.add_argument('--max-upload-mb', type=float, default=10, help='largest accepted upload in MB (default 10)')
     p.add_argument('--max-pixels', type=int, default=MAX_PIXELS, help=f'largest accepted image in pixels (default {MAX_PIXELS:,})')
