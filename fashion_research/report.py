@@ -310,7 +310,7 @@ def run_report(profile: str = 'sample', data=None, out=None, only=None, params: 
 
 # %% ../nbs/11_report.ipynb #f8e9421c
 CLI_MODULES = ['data', 'eda', 'classifiers', 'recommender', 'segmentation', 'nst_magenta', 'nst_deeplab',
-               'nst_unet', 'nst_vgg19', 'metrics']
+               'nst_unet', 'nst_vgg19', 'metrics', 'service']
 
 # %% ../nbs/11_report.ipynb #793b43f9
 HELP_GLOSSARY = {
