@@ -171,38 +171,51 @@ def _cache_key(ids: np.ndarray, spec: dict) -> str:
 # %% ../nbs/04_recommender.ipynb #b6e4f284
 def build_embeddings(items: pd.DataFrame, embedder: Embedder, path: str | os.PathLike | None = None, chunk: int = 2048,
                      batch_size: int = 32, num_workers: int = 0, progress: bool = True) -> Embeddings:
-    "Embed `items` (columns `id`, `image_path`) in chunks; with `path`, reuse/resume a cache and write the .npz there."
+    """Embed `items` (columns `id`, `image_path`) in chunks; with `path`, reuse/resume a cache and write the .npz there.
+
+    Under torchrun the chunks are shared out (chunk `c` to rank `c % N`, no chunk larger than a rank's share): each rank
+    embeds its own, every rank gets all vectors back in catalog order, and rank 0 writes the file."""
     from tqdm.auto import tqdm
-    ids = items['id'].to_numpy(np.int64); paths = items['image_path'].astype(str).tolist()
+    info = dist_info(); progress = progress and info.is_rank0
+    ids = items['id'].to_numpy(np.int64); paths = items['image_path'].astype(str).tolist(); n = len(ids)
     key = _cache_key(ids, embedder.spec) if embedder.spec.get('backbone') != 'custom' else ''
     if path and key and Path(path).exists():
         old = load_embeddings(path)
         if old.key == key: old.cached = True; return old
     parts = Path(str(path) + '.parts') if path and key else None
-    if parts:
+    if parts and info.is_rank0:
         if (parts/'key.txt').exists() and (parts/'key.txt').read_text() != key: shutil.rmtree(parts)
         parts.mkdir(parents=True, exist_ok=True); (parts/'key.txt').write_text(key)
-    vecs, cols, computed, t0 = [], [], 0, time.perf_counter()
-    with tqdm(total=len(ids), desc=f'embedding with {embedder.name}', disable=not progress, mininterval=2) as bar:
-        for c, start in enumerate(range(0, len(ids), chunk)):
-            f = parts/f'part_{c:05d}.npz' if parts else None
+    barrier()
+    if info.distributed: chunk = max(1, min(chunk, -(-n//info.world_size)))
+    spans = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    mine = spans[info.rank::info.world_size]
+    got, computed, t0 = {}, 0, time.perf_counter()
+    with tqdm(total=sum(b - a for a, b in mine), desc=f'embedding with {embedder.name}', disable=not progress, mininterval=2) as bar:
+        for a, b in mine:
+            f = parts/f'part_{a:09d}_{b:09d}.npz' if parts else None   # named by rows: any chunk size or rank count resumes
             if f is not None and f.exists():
                 with np.load(f) as z: v, col = z['vectors'], z['colours']
                 bar.update(len(v))
             else:
-                v, col = embed_images(paths[start:start + chunk], embedder, batch_size, num_workers, bar)
+                v, col = embed_images(paths[a:b], embedder, batch_size, num_workers, bar)
                 computed += len(v)
                 if f is not None:
                     with open(f.with_name(f.name + '.tmp'), 'wb') as fh: np.savez(fh, vectors=v, colours=col)
                     os.replace(f.with_name(f.name + '.tmp'), f)
-            vecs.append(v); cols.append(col)
+            got[a] = (v, col)
+    if info.distributed:   # one index: every rank's chunks, on every rank
+        for d in gather_objects(got): got.update(d)
+        computed = int(reduce_across_ranks([computed])[0])
+    vecs, cols = [got[a][0] for a, _ in spans], [got[a][1] for a, _ in spans]
     e = Embeddings(ids, np.concatenate(vecs) if vecs else np.zeros((0, 0), np.float32),
                    embedder.name, embedder.weights, embedder.spec,
                    np.concatenate(cols) if cols else np.zeros((0, 3), np.float32), key,
-                   {'items_computed': computed, 'seconds': time.perf_counter() - t0})
-    if path:
+                   {'items_computed': computed, 'seconds': time.perf_counter() - t0, 'world_size': info.world_size})
+    if path and info.is_rank0:
         save_embeddings(e, path)
         if parts: shutil.rmtree(parts, ignore_errors=True)
+    barrier()
     return e
 
 # %% ../nbs/04_recommender.ipynb #8655a667
@@ -759,7 +772,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretr
     "Build an index on `data`, query it with `test_data`'s products (or `data`'s test split); print and return quality and speed."
     import torch
     if threads: torch.set_num_threads(threads)
-    seed_everything(seed)
+    seed_everything(seed); progress = progress and init_distributed().is_rank0
     cat = load_catalog(require_dataset(data), progress=progress)
     items = (cat.items.head(limit) if limit else cat.items).reset_index(drop=True)
     emb = make_embedder(backbone, pretrained, size, seed)
@@ -778,6 +791,8 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretr
         meta = items[['id'] + [c for c in META_COLUMNS if c in items]]
         index = SimilarityIndex(all_emb.subset(~is_q), meta[~is_q], groups[~is_q], emb)
         q_emb, q_items, q_groups, q_build = all_emb.subset(is_q), items[is_q].reset_index(drop=True), groups[is_q], {}
+    finish_distributed()   # under torchrun: the ranks shared the embedding; rank 0 alone measures and prints
+    if not is_rank0(): return {}
     if save_index: index.save(save_index)
     summary, _ = retrieval_metrics(index, q_emb.vectors, q_items, k, q_groups)
     lat = query_latency(index.search, q_emb.vectors[:latency_queries], k) if len(q_emb) else {}
@@ -823,9 +838,11 @@ def _index_cmd(a) -> None:
     "`fashion-research recommend-index`: embed a dataset folder and save the index."
     cat = load_catalog(require_dataset(a.data))
     items = cat.items.head(a.limit) if a.limit else cat.items
+    init_distributed()   # under torchrun the ranks share the embedding; rank 0 writes the index
     ix = SimilarityIndex.build(items, make_embedder(a.backbone, a.pretrained, a.size, a.seed), a.cache,
                                batch_size=a.batch_size, num_workers=a.workers)
-    print(f"{ix!r} -> {ix.save(a.out)}")
+    finish_distributed()
+    if is_rank0(): print(f"{ix!r} -> {ix.save(a.out)}")
 
 # %% ../nbs/04_recommender.ipynb #8aeb228f
 def register_cli(commands, bench) -> None:
