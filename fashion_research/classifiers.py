@@ -243,12 +243,6 @@ def _epoch_batches(n: int, batch_size: int, ep: int, g: torch.Generator, seed: i
     per = max(1, batch_size//info.world_size)
     return [mine[i:i + per] for i in range(0, len(mine), per)]
 
-def _ddp(module: nn.Module, info: DistInfo) -> nn.Module:
-    "`module` wrapped in DistributedDataParallel under torchrun (gradients averaged over ranks), else `module` itself."
-    if not info.distributed: return module
-    dev = next(module.parameters()).device
-    return nn.parallel.DistributedDataParallel(module, device_ids=[dev.index] if dev.type == 'cuda' else None)
-
 def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor | None, yv: torch.Tensor | None,
          prep, epochs: int, batch_size: int = 64, lr: float = 1e-3, class_weight: torch.Tensor | None = None,
          patience: int = 3, deadline: float | None = None, seed: int = 0, progress: bool = True, desc: str = 'train',
@@ -261,7 +255,7 @@ def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor |
     from tqdm.auto import tqdm
     info = dist_info(); progress = progress and info.is_rank0
     dev = next(module.parameters()).device
-    net = _ddp(module, info)
+    net = wrap_ddp(module)
     opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
     loss_fn = nn.CrossEntropyLoss(weight=None if class_weight is None else class_weight.to(dev))
     g = torch.Generator().manual_seed(seed + info.rank)    # the rank varies the augmentation draws, not the shuffle
@@ -279,8 +273,7 @@ def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor |
             if deadline is not None and reduce_across_ranks([time.perf_counter() > deadline], 'max')[0]: stopped = True; break
         tot, correct, seen = reduce_across_ranks([tot, correct, seen])
         if recalibrate and recalibrate_bn(module, X, prep, n=512//info.world_size, seed=seed + ep + 7919*info.rank):
-            average_tensors_([b for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                              for b in (m.running_mean, m.running_var) if b is not None])
+            average_tensors_(batchnorm_stats(module))
         h = dict(epoch=ep + 1, train_loss=tot/max(seen, 1), train_acc=correct/max(seen, 1), seconds=time.perf_counter() - t0,
                  images=int(seen), stopped_by_time=stopped)
         if Xv is not None and len(Xv):

@@ -17,7 +17,7 @@ __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'project_root', 'sample_data_
            'ImageReadError', 'load_image', 'resize_long_side', 'file_sha1', 'Timer', 'StageTimer', 'to_jsonable',
            'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info',
            'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks',
-           'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds']
+           'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -337,3 +337,18 @@ def shard_bounds(n: int, info: DistInfo | None = None) -> tuple[int, int]:
     "The contiguous block [start, stop) of `n` rows that this rank handles: blocks differ in size by at most one."
     info = info or dist_info()
     return info.rank*n//info.world_size, (info.rank + 1)*n//info.world_size
+
+# %% ../nbs/00_core.ipynb #52a5d461
+def wrap_ddp(module):
+    "`module` in DistributedDataParallel when a process group is initialised (gradients averaged over ranks), else `module` itself."
+    if not _group_ready(): return module
+    import torch
+    dev = next(module.parameters()).device
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=[dev.index] if dev.type == 'cuda' else None)
+
+# %% ../nbs/00_core.ipynb #d85aa816
+def batchnorm_stats(module) -> list:
+    "The running mean and variance tensors of `module`'s BatchNorm layers (what `average_tensors_` syncs after an epoch of DDP)."
+    import torch
+    return [b for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for b in (m.running_mean, m.running_var) if b is not None]

@@ -1,9 +1,9 @@
 """Distributed training and embedding: 2 CPU processes (gloo) launched by torchrun on the sample data.
 
 One torchrun launch (module fixture) runs `WORKER` on 2 ranks: one `_fit` step on a fixed global batch, a short
-`train_classifier` run whose checkpoint rank 0 saves, and a sharded `build_embeddings`. The tests compare its outputs
+`train_classifier` run whose checkpoint rank 0 saves, a sharded `build_embeddings` and one `train_unet` epoch. The tests compare its outputs
 with one process. A second test runs `bench classify` through `python -m fashion_research` under torchrun."""
-import json, os, socket, subprocess, sys, textwrap
+import json, os, subprocess, sys, textwrap
 from pathlib import Path
 import numpy as np
 import pytest
@@ -23,6 +23,8 @@ WORKER = textwrap.dedent('''
     from fashion_research.classifiers import _fit, build_classifier, train_classifier, save_classifier
     from fashion_research.data import load_catalog
     from fashion_research.recommender import build_embeddings, make_embedder
+    from fashion_research.segmentation import train_unet
+    from fashion_research.data import read_seg_dataset
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     info = init_distributed(); r = info.rank
     json.dump({'rank': r, 'world_size': info.world_size}, open(out/f'info_{r}.json', 'w'))
@@ -41,6 +43,11 @@ WORKER = textwrap.dedent('''
     emb = make_embedder('resnet50', size=32, seed=0)
     e = build_embeddings(items.head(10), emb, out/'emb.npz', batch_size=4, progress=False)
     torch.save(torch.from_numpy(e.vectors), out/f'emb_{r}.pt')
+    # 4. the UNet: one epoch at 32 x 48 px; rank 0 writes the checkpoint
+    pairs, labels = read_seg_dataset(data/'segmentation')
+    unet, hist = train_unet(pairs[:24], labels, pairs[24:30], size=(32, 48), epochs=1, batch_size=8, augment='',
+                            progress=False, checkpoint=out/'unet.pt')
+    torch.save(unet.state_dict(), out/f'unet_{r}.pt'); json.dump(hist, open(out/f'unet_{r}.json', 'w'))
     finish_distributed()
 ''')
 
@@ -123,3 +130,15 @@ def test_bench_classify_under_torchrun(sample_data, tmp_path):
     assert p.stdout.count('== bench classify') == 1                    # rank 0 alone prints
     assert 'global batch 16 = 2 x 8 per rank' in p.stdout
     assert load_classifier(tmp_path/'m.pt', 'cpu').info['world_size'] == 2
+
+
+def test_unet_ranks_agree_and_rank0_writes_the_checkpoint(ddp_run):
+    from fashion_research.segmentation import load_unet
+    s0, s1 = (torch.load(ddp_run/f'unet_{r}.pt', weights_only=True) for r in (0, 1))
+    for k in s0: assert torch.equal(s0[k], s1[k]), k      # parameters identical; BatchNorm statistics averaged after the epoch
+    h0, h1 = (json.loads((ddp_run/f'unet_{r}.json').read_text()) for r in (0, 1))
+    assert [e['loss'] for e in h0['epochs']] == [e['loss'] for e in h1['epochs']]          # reduced over ranks
+    assert h0['epochs'][0]['val_iou'] == h1['epochs'][0]['val_iou']
+    assert h0['world_size'] == 2 and h0['global_batch_size'] == 8 and h0['epochs'][0]['batches'] == 3   # 12 rows a rank, 4 a batch
+    m = load_unet(ddp_run/'unet.pt', 'cpu')
+    for k, v in m.state_dict().items(): torch.testing.assert_close(v, s0[k])
