@@ -12,17 +12,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from .core import *
+from .search import *   # the search indexes (03a); re-exported here for existing callers
 from .data import (load_catalog, ensure_data, require_dataset, split_catalog, image_groups,
                                    image_transform, IMAGENET_MEAN, IMAGENET_STD)
 
 # %% auto #0
 __all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB', 'Embedder', 'resnet50_embedder',
-           'classifier_embedder', 'make_embedder', 'l2_normalize', 'dominant_colour', 'embed_images', 'Embeddings',
-           'save_embeddings', 'load_embeddings', 'build_embeddings', 'embeddings_cache_path', 'cosine_topk',
-           'int8_search_available', 'Int8Index', 'SimilarityIndex', 'pick_queries', 'plot_recommendations',
-           'retrieval_metrics', 'evaluate_split', 'outfit_slot', 'colour_compatibility', 'product_colours',
-           'complete_outfit', 'plot_outfits', 'query_latency', 'random_unit_vectors', 'compare_search',
-           'synthetic_latency', 'ReducedIndex', 'recall_at_k', 'approx_latency', 'bench_recommend', 'register_cli']
+           'classifier_embedder', 'make_embedder', 'dominant_colour', 'embed_images', 'Embeddings', 'save_embeddings',
+           'load_embeddings', 'build_embeddings', 'embeddings_cache_path', 'SimilarityIndex', 'pick_queries',
+           'plot_recommendations', 'retrieval_metrics', 'evaluate_split', 'outfit_slot', 'colour_compatibility',
+           'product_colours', 'complete_outfit', 'plot_outfits', 'bench_recommend', 'register_cli']
 
 # %% ../nbs/04_recommender.ipynb #09f2e4de
 @dataclass
@@ -83,13 +82,6 @@ def make_embedder(backbone: str = 'resnet50', pretrained: bool = False, size: in
     p = Path(str(backbone)).expanduser()
     if p.is_file(): return classifier_embedder(p, device, sha1)
     raise ValueError(f"unknown backbone {backbone!r}: use 'resnet50' or the path of a classifier checkpoint (.pt) saved by 03_classifiers")
-
-# %% ../nbs/04_recommender.ipynb #c6fe79a1
-def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    "Rows of `v` scaled to unit L2 norm, as float32 (zero rows stay zero)."
-    v = np.asarray(v, dtype=np.float32)
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return (v / np.maximum(n, eps)).astype(np.float32)
 
 # %% ../nbs/04_recommender.ipynb #0b557ba6
 def dominant_colour(im: Image.Image, white: int = 235) -> np.ndarray:
@@ -223,106 +215,6 @@ def embeddings_cache_path(cache_dir: str | os.PathLike, embedder: Embedder) -> P
     "Where a catalog's embeddings by `embedder` are cached in `cache_dir` (name from the model, size and spec)."
     h = hashlib.sha1(json.dumps(embedder.spec, sort_keys=True).encode()).hexdigest()[:8]
     return Path(cache_dir)/f'embeddings_{embedder.name}_{embedder.size}_{h}.npz'
-
-# %% ../nbs/04_recommender.ipynb #cd120d48
-def _unit_query(query) -> np.ndarray:
-    "A query as a flat float32 unit vector."
-    q = np.asarray(query, np.float32).ravel()
-    return q/max(float(np.linalg.norm(q)), 1e-12)
-
-# %% ../nbs/04_recommender.ipynb #5a03dd2c
-def _best_rows(s: np.ndarray, n: int, exclude=None) -> np.ndarray:
-    "Rows of the `n` highest scores `s` (unordered), without `exclude` (set to -inf in `s`, in place); fewer if fewer are left."
-    if exclude is not None and len(exclude): s[np.asarray(list(exclude), dtype=np.int64)] = -np.inf
-    n = max(0, min(int(n), int(np.isfinite(s).sum())))
-    if n == 0: return np.zeros(0, np.int64)
-    return np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))
-
-# %% ../nbs/04_recommender.ipynb #4b5e95be
-def cosine_topk(vectors: np.ndarray, query: np.ndarray, k: int, exclude=None) -> tuple[np.ndarray, np.ndarray]:
-    "Row indices and cosine scores of the `k` rows of unit `vectors` most similar to `query` (best first), skipping rows in `exclude`."
-    s = vectors @ _unit_query(query)
-    idx = _best_rows(s, k, exclude)
-    idx = idx[np.argsort(-s[idx], kind='stable')]
-    return idx.astype(np.int64), s[idx].astype(np.float32)
-
-# %% ../nbs/04_recommender.ipynb #24f6c0d4
-def _quantized_ops():
-    "PyTorch's int8 linear ops (prepack, dynamic linear) and its per-channel quantized-tensor constructor, or None."
-    try:
-        import torch
-        ops = torch.ops.quantized
-        return torch, ops.linear_prepack, ops.linear_dynamic, torch._make_per_channel_quantized_tensor
-    except (ImportError, AttributeError, RuntimeError): return None
-
-# %% ../nbs/04_recommender.ipynb #d1c97892
-def _rows_dot(V: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    "Float32 dot products of the given rows of `V` with `q`, without BLAS: waking BLAS threads for a few hundred rows\n"\
-    "costs more than it saves, and their spinning slows the int8 kernel's threads on a small machine."
-    return np.einsum('ij,j->i', V[rows], q)
-
-# %% ../nbs/04_recommender.ipynb #64d20eac
-def int8_search_available() -> bool:
-    "True when PyTorch's int8 kernel runs here (a 2-row probe)."
-    try: Int8Index.build(np.eye(2, 8, dtype=np.float32)).topk(np.ones(8, np.float32), 1); return True
-    except Exception: return False
-
-# %% ../nbs/04_recommender.ipynb #ce951837
-@dataclass
-class Int8Index:
-    "Exact cosine top-k: an int8 first pass with per-row error bounds, then float32 re-scoring of every row that could be in the top-k."
-    vectors: np.ndarray      # (N, d) float32 unit rows: the exact scores
-    packed: Any              # int8 codes + per-row scales, packed for torch.ops.quantized.linear_dynamic
-    row_err: np.ndarray      # (N,) ||v_i - v̂_i||_2: the rounding of each row
-    row_l1: np.ndarray       # (N,) ||v̂_i||_1: how much the query's rounding can move each score
-    rescored: int = 0        # rows scored in float32 by the last query
-
-    @classmethod
-    def build(cls, vectors: np.ndarray, chunk: int = 8192) -> 'Int8Index':
-        "Int8 codes (symmetric, one scale per row) of `vectors`, their rounding errors, packed for the int8 kernel."
-        ops = _quantized_ops()
-        if ops is None: raise RuntimeError('this PyTorch build has no quantized (fbgemm/qnnpack) ops')
-        torch, prepack, _, make_qtensor = ops
-        V = np.ascontiguousarray(vectors, np.float32); n = len(V)
-        scale = np.abs(V).max(1, initial=0.0)/127.0
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)      # an all-zero row keeps code 0
-        codes = np.empty(V.shape, np.int8); err = np.empty(n, np.float32); l1 = np.empty(n, np.float32)
-        for s in range(0, n, chunk):
-            blk, sc = V[s:s + chunk], scale[s:s + chunk, None]
-            c = np.clip(np.rint(blk/sc), -127, 127)
-            codes[s:s + chunk] = c; deq = c*sc
-            err[s:s + chunk] = np.linalg.norm(blk - deq, axis=1); l1[s:s + chunk] = np.abs(deq).sum(1)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')      # quantized-tensor constructors carry a deprecation notice
-            w = make_qtensor(torch.from_numpy(codes), torch.from_numpy(scale.astype(np.float64)), torch.zeros(n, dtype=torch.int64), 0)
-            packed = prepack(w, None)
-        return cls(V, packed, err, l1)
-
-    def approx_scores(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        "First-pass scores of unit query `q` against every row, and each score's error bound."
-        torch, _, linear = _quantized_ops()[:3]
-        with torch.inference_mode():
-            # reduce_range=True: 7-bit query codes, so the kernel's int16 pair sums cannot saturate
-            s = linear(torch.from_numpy(np.ascontiguousarray(q, np.float32))[None], self.packed, True)[0].numpy()
-        eps_q = (max(float(q.max()), 0.0) - min(float(q.min()), 0.0))/254.0
-        bound = self.row_err*float(np.linalg.norm(q)) + eps_q*self.row_l1 + 1e-5   # 1e-5: float32 accumulation
-        return s, bound
-
-    def topk(self, query: np.ndarray, k: int, exclude=None, first: int = 32) -> tuple[np.ndarray, np.ndarray]:
-        "Row indices and exact cosine scores of the `k` best rows (best first), skipping `exclude`: same answer as `cosine_topk`."
-        q = _unit_query(query)
-        s, bound = self.approx_scores(q)
-        cand = _best_rows(s, max(0, int(k)) + first, exclude)
-        k = min(int(k), len(cand))
-        if k <= 0: self.rescored = 0; return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        exact = _rows_dot(self.vectors, cand, q)
-        kth = -np.partition(-exact, k - 1)[k - 1]                 # k-th best exact score so far
-        reach = s + bound >= kth; reach[cand] = False             # other rows whose bound can still reach it
-        more = np.flatnonzero(reach)
-        if len(more): cand = np.concatenate([cand, more]); exact = np.concatenate([exact, _rows_dot(self.vectors, more, q)])
-        self.rescored = len(cand)
-        o = np.lexsort((cand, -exact))[:k]                        # best first; ties by row
-        return cand[o].astype(np.int64), exact[o].astype(np.float32)
 
 # %% ../nbs/04_recommender.ipynb #56a4f0fe
 META_COLUMNS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour', 'season', 'usage',
@@ -661,107 +553,6 @@ def plot_outfits(index: SimilarityIndex, item_ids, title: str | None = None):
     fig.suptitle(title or f"Completed outfits ({index.model}; weights: {index.weights})", fontsize=11)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/04_recommender.ipynb #dd833d34
-def _timed_queries(search: Callable, queries) -> tuple[list, np.ndarray]:
-    "Outputs and milliseconds of `search(q)`, one query at a time; a first, uncounted call warms up (pages data in, builds lazy parts)."
-    search(queries[0]); out, ts = [], []
-    for q in queries:
-        t0 = time.perf_counter(); out.append(search(q)); ts.append(time.perf_counter() - t0)
-    return out, np.array(ts)*1e3
-
-# %% ../nbs/04_recommender.ipynb #b3753d19
-def _ms_summary(ms: np.ndarray, prefix: str = '') -> dict:
-    "Median and p95 of query milliseconds, keyed `{prefix}query_ms_median` / `_p95`."
-    return {f'{prefix}query_ms_median': float(np.median(ms)), f'{prefix}query_ms_p95': float(np.percentile(ms, 95))}
-
-# %% ../nbs/04_recommender.ipynb #7ce2fc7b
-def query_latency(search: Callable, queries: np.ndarray, k: int = 10) -> dict:
-    "Median and p95 milliseconds of single-vector queries `search(q, k)` (e.g. `index.search`)."
-    ms = _timed_queries(lambda q: search(q, k), queries)[1]
-    return _ms_summary(ms) | {'queries': len(ms)}
-
-# %% ../nbs/04_recommender.ipynb #6c560a34
-def random_unit_vectors(n: int, dim: int, seed: int = 0, chunk: int = 4096) -> np.ndarray:
-    "An n x dim float32 matrix of random unit rows, made in chunks (no float64 copy of a large matrix)."
-    rng = np.random.default_rng(seed)
-    V = np.empty((n, dim), np.float32)
-    for s in range(0, n, chunk): V[s:s + chunk] = l2_normalize(rng.standard_normal((min(chunk, n - s), dim), dtype=np.float32))
-    return V
-
-# %% ../nbs/04_recommender.ipynb #4f68c78a
-def compare_search(V: np.ndarray, Q: np.ndarray, k: int = 10) -> dict:
-    "Float32 (`cosine_topk`) and int8-first-pass (`Int8Index`) search timed on the same queries, and whether their top-k scores agree."
-    # one method at a time: interleaved, their thread pools would fight
-    ref, f32 = _timed_queries(lambda q: cosine_topk(V, q, k)[1], Q)
-    res = _ms_summary(f32, 'float32_')
-    if not int8_search_available(): return res
-    with Timer() as t: ix8 = Int8Index.build(V)
-    got, i8 = _timed_queries(lambda q: (ix8.topk(q, k)[1], ix8.rescored), Q)
-    same = np.mean([len(g[0]) == len(r) and np.allclose(g[0], r, atol=1e-5) for g, r in zip(got, ref)])
-    return res | {'int8_build_s': t.seconds} | _ms_summary(i8, 'int8_') | {
-        'int8_speedup_median': float(np.median(f32)/np.median(i8)),
-        'int8_rescored_median': float(np.median([g[1] for g in got])), 'int8_same_topk': float(same)}
-
-# %% ../nbs/04_recommender.ipynb #38ca4486
-def synthetic_latency(n: int = 44000, dim: int = 2048, n_queries: int = 200, k: int = 10, seed: int = 0) -> dict:
-    "Query latency over an n x dim index of random unit vectors: float32 and int8-first-pass search side by side, same queries."
-    V = random_unit_vectors(n, dim, seed)
-    r = compare_search(V, random_unit_vectors(n_queries, dim, seed + 1), k)
-    best = 'int8' if 'int8_query_ms_median' in r else 'float32'     # what SimilarityIndex.search uses at this size
-    return ({'synthetic_index_shape': [n, dim], 'synthetic_index_mb': V.nbytes/2**20, 'synthetic_queries': n_queries,
-             'threads': _blas_threads()} | {f'synthetic_{key}': v for key, v in r.items()} |
-            {'synthetic_search': 'int8 first pass + exact float32 re-scoring' if best == 'int8' else 'float32 (cosine_topk)',
-             'synthetic_query_ms_median': r[f'{best}_query_ms_median'], 'synthetic_query_ms_p95': r[f'{best}_query_ms_p95']})
-
-# %% ../nbs/04_recommender.ipynb #0f5657ab
-def _blas_threads() -> int | None:
-    "Threads the BLAS behind NumPy uses, when threadpoolctl can tell."
-    try:
-        from threadpoolctl import threadpool_info
-        return max((i.get('num_threads') or 0 for i in threadpool_info() if i.get('user_api') == 'blas'), default=None)
-    except Exception: return None
-
-# %% ../nbs/04_recommender.ipynb #07123502
-@dataclass
-class ReducedIndex:
-    "Approximate top-k: a PCA-subspace first pass (`dims`-d, uncentred) and exact re-ranking of the best `candidates`."
-    vectors: np.ndarray     # (N, d) unit vectors, for the exact re-ranking
-    basis: np.ndarray       # (d, dims) orthonormal columns
-    reduced: np.ndarray     # (N, dims) = vectors @ basis
-
-    @classmethod
-    def fit(cls, vectors: np.ndarray, dims: int = 256, sample: int = 5000, seed: int = 0) -> 'ReducedIndex':
-        "Basis from the top eigenvectors of V^T V on a sample of rows."
-        rng = np.random.default_rng(seed)
-        S = vectors[np.sort(rng.choice(len(vectors), min(sample, len(vectors)), replace=False))].astype(np.float64)
-        if len(S) < S.shape[1]:   # fewer rows than dims: eigenvectors of the small n x n Gram matrix, mapped back
-            w, W = np.linalg.eigh(S @ S.T)
-            keep = np.argsort(w)[::-1][:dims]; keep = keep[w[keep] > 1e-10*w.max()]
-            U = (S.T @ W[:, keep]) / np.sqrt(w[keep])
-        else: U = np.linalg.eigh(S.T @ S)[1][:, ::-1]   # eigenvectors, largest first
-        B = np.ascontiguousarray(U[:, :min(dims, U.shape[1])], dtype=np.float32)
-        return cls(vectors, B, np.ascontiguousarray(vectors @ B))
-
-    def topk(self, query: np.ndarray, k: int, candidates: int | None = None, exclude=None) -> tuple[np.ndarray, np.ndarray]:
-        "Row indices and exact cosine scores of the approximate top-k (best first)."
-        q = _unit_query(query)
-        ci, _ = cosine_topk(self.reduced, q @ self.basis, candidates or max(20*k, 200), exclude)
-        s = self.vectors[ci] @ q
-        o = np.argsort(-s, kind='stable')[:k]
-        return ci[o], s[o].astype(np.float32)
-
-# %% ../nbs/04_recommender.ipynb #cf85be85
-def recall_at_k(vectors: np.ndarray, approx: ReducedIndex, queries: np.ndarray, k: int = 10) -> float:
-    "Mean share of the exact top-k that the approximate search returns."
-    return float(np.mean([len(set(cosine_topk(vectors, q, k)[0]) & set(approx.topk(q, k)[0]))/k for q in queries]))
-
-# %% ../nbs/04_recommender.ipynb #f7d05643
-def approx_latency(vectors: np.ndarray, queries: np.ndarray, k: int = 10, dims: int = 256) -> dict:
-    "Median/p95 ms of `ReducedIndex.topk` and its recall@k against exact search (queries: up to 200 used)."
-    r = ReducedIndex.fit(vectors, dims); queries = queries[:200]
-    ms = _timed_queries(lambda q: r.topk(q, k), queries)[1]
-    return {'approx_dims': r.basis.shape[1]} | _ms_summary(ms, 'approx_') | {'approx_recall_at_k': recall_at_k(vectors, r, queries[:50], k)}
 
 # %% ../nbs/04_recommender.ipynb #9e228529
 def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretrained: bool = False, k: int = 10,
