@@ -17,11 +17,12 @@ from .data import (load_catalog, ensure_data, require_dataset, split_catalog, im
                                    image_transform, IMAGENET_MEAN, IMAGENET_STD)
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB', 'Embedder', 'resnet50_embedder',
-           'classifier_embedder', 'make_embedder', 'dominant_colour', 'embed_images', 'Embeddings', 'save_embeddings',
-           'load_embeddings', 'build_embeddings', 'embeddings_cache_path', 'SimilarityIndex', 'pick_queries',
-           'plot_recommendations', 'retrieval_metrics', 'evaluate_split', 'outfit_slot', 'colour_compatibility',
-           'product_colours', 'complete_outfit', 'plot_outfits', 'bench_recommend', 'register_cli']
+__all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'FAISS_MIN_ROWS', 'FAISS_TARGET_RECALL', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB',
+           'Embedder', 'resnet50_embedder', 'classifier_embedder', 'make_embedder', 'dominant_colour', 'embed_images',
+           'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings', 'embeddings_cache_path',
+           'SimilarityIndex', 'pick_queries', 'plot_recommendations', 'retrieval_metrics', 'evaluate_split',
+           'outfit_slot', 'colour_compatibility', 'product_colours', 'complete_outfit', 'plot_outfits',
+           'bench_recommend', 'bench_recommend_scale', 'register_cli']
 
 # %% ../nbs/04_recommender.ipynb #09f2e4de
 @dataclass
@@ -223,6 +224,10 @@ META_COLUMNS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseC
 # %% ../nbs/04_recommender.ipynb #aab75140
 INT8_MIN_ROWS = 20_000    # below this the float32 matrix is small enough that the int8 pass gains little
 
+# %% ../nbs/04_recommender.ipynb #4a81b6e0
+FAISS_MIN_ROWS = 200_000  # from here FAISS (IVF, calibrated to recall@10 >= 0.95) replaces exact search: see 03a's scale benchmark
+FAISS_TARGET_RECALL = 0.95
+
 # %% ../nbs/04_recommender.ipynb #23cb4fcf
 class SimilarityIndex:
     "Cosine top-k over L2-normalised product vectors, with metadata, duplicate groups and colours."
@@ -235,6 +240,7 @@ class SimilarityIndex:
         self.pos = {int(i): p for p, i in enumerate(emb.ids)}
         self._by_group = pd.Series(np.arange(n)).groupby(self.groups).apply(list).to_dict() if n else {}
         self.int8_min_rows, self._int8 = INT8_MIN_ROWS, None
+        self.faiss_min_rows, self._ann = FAISS_MIN_ROWS, None
 
     ids = property(lambda self: self.emb.ids)
     vectors = property(lambda self: self.emb.vectors)
@@ -281,6 +287,14 @@ class SimilarityIndex:
         v = e(e.transform()(im.convert('RGB'))[None]).numpy()
         return l2_normalize(v)[0], dominant_colour(im)
 
+    def ann_index(self) -> FaissIndex | None:
+        "The FAISS index used by `search` from `faiss_min_rows` products (built and calibrated on first use, or read with the saved index), else None."
+        if self._ann is None:
+            self._ann = False
+            if len(self) >= self.faiss_min_rows and faiss_available():
+                self._ann = FaissIndex.build(self.vectors, 'ivf'); self._ann.calibrate(self.vectors, FAISS_TARGET_RECALL, 10)
+        return self._ann or None
+
     def int8_index(self) -> Int8Index | None:
         "The `Int8Index` used by `search` (built on first use), or None below `int8_min_rows` or without PyTorch's int8 kernel."
         if self._int8 is None:
@@ -289,12 +303,18 @@ class SimilarityIndex:
 
     @property
     def search_method(self) -> str:
-        "How `search` finds the exact top-k here."
+        "How `search` finds the top-k here."
+        if (ann := self.ann_index()) is not None:
+            p = ann.params
+            return (f"FAISS {'IVF-Flat' if ann.kind == 'ivf' else 'HNSW-Flat'} (approximate: "
+                    + (f"nlist {p['nlist']}, nprobe {p['nprobe']}" if ann.kind == 'ivf' else f"M {p['M']}, ef_search {p['ef_search']}")
+                    + f", calibrated to recall@10 >= {p.get('calibration', {}).get('target_recall', '?')})")
         return ('int8 first pass + exact float32 re-scoring' if self.int8_index() is not None
                 else 'float32 matrix-vector product (cosine_topk)')
 
-    def search(self, vector: np.ndarray, k: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray]:
-        "Rows and exact cosine scores of the top-k for a vector (`Int8Index` on large indexes, else `cosine_topk`)."
+    def search(self, vector: np.ndarray, k: int = 10, exclude=None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        "Rows and cosine scores of the top-k for a vector: FAISS from `faiss_min_rows` products (unless `exact`), else exact (`Int8Index` on large indexes, else `cosine_topk`)."
+        if not exact and (ann := self.ann_index()) is not None: return ann.topk(vector, k, exclude)
         ix8 = self.int8_index()
         return ix8.topk(vector, k, exclude) if ix8 is not None else cosine_topk(self.vectors, vector, k, exclude)
 
@@ -330,6 +350,7 @@ class SimilarityIndex:
                      colours=np.zeros((len(e.ids), 3), np.float32) if e.colours is None else e.colours,
                      groups=np.asarray(self.groups, dtype=str), **meta)
         os.replace(tmp, path)
+        if self._ann: self._ann.save(path.with_name(path.name + '.faiss'))   # reloads without rebuilding
         return path
 
     @classmethod
@@ -340,7 +361,12 @@ class SimilarityIndex:
             meta = pd.DataFrame({'id': emb.ids} | {k[5:]: z[k].astype(object) for k in z.files if k.startswith('meta_')})
             groups = z['groups'] if 'groups' in z.files else None
         meta = meta.replace('', np.nan)
-        return cls(emb, meta, groups, embedder)
+        ix = cls(emb, meta, groups, embedder)
+        ann = Path(path).with_name(Path(path).name + '.faiss')
+        if ann.exists() and faiss_available():
+            fx = FaissIndex.load(ann)
+            if len(fx) == len(ix) and fx.params.get('dim') == ix.vectors.shape[1]: ix._ann = fx
+        return ix
 
 # %% ../nbs/04_recommender.ipynb #af698db9
 def _thumb(ax, path, title: str, colour: str = 'black', fontsize: int = 9):
@@ -615,6 +641,36 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretr
             res |= {f'synthetic_{key}': v for key, v in a.items()}
     return print_bench('bench recommend', res, json_path)
 
+# %% ../nbs/04_recommender.ipynb #5e187daa
+def bench_recommend_scale(data=None, backbone: str = 'resnet50', pretrained: bool = False, size: int | None = None,
+                          embeddings=None, sizes=SCALE_SIZES, dim: int = 512, backends=('float32', 'int8', 'faiss-ivf'),
+                          k: int = 10, n_queries: int = 200, target_recall: float = 0.95, jitter: float = 0.3,
+                          threads: int | None = None, limit: int | None = None, cache_dir=None, batch_size: int = 32,
+                          num_workers: int = 0, seed: int = 0, json_path=None, progress: bool = True) -> dict:
+    "Search backends at large-catalog sizes on synthetic and real-embedding catalogs; print a table and the crossover, write JSON."
+    import resource
+    from fashion_research.search import _blas_threads
+    if threads:
+        import torch; torch.set_num_threads(threads)
+    if embeddings: e = load_embeddings(embeddings); src = f"{embeddings}"
+    else:
+        cat = load_catalog(require_dataset(data), progress=progress)
+        items = (cat.items.head(limit) if limit else cat.items).reset_index(drop=True)
+        emb = make_embedder(backbone, pretrained, size, seed)
+        e = build_embeddings(items, emb, embeddings_cache_path(cache_dir, emb) if cache_dir else None,
+                             batch_size=batch_size, num_workers=num_workers, progress=progress); src = str(cat.root)
+    label = f"{len(e):,} real vectors ({e.model}, weights: {e.weights}) from {src}"
+    load0 = os.getloadavg()
+    if progress: print(f"scale benchmark: real catalog from {label}; load average {load0[0]:.2f}", flush=True)
+    rows = scale_benchmark(sizes, dim, e.vectors, label, backends, k, n_queries, target_recall, jitter, threads, seed, progress)
+    res = {'real_source': label, 'dim': dim, 'k': k, 'queries': n_queries, 'target_recall': target_recall, 'jitter': jitter,
+           'threads': threads, 'blas_threads': _blas_threads(), 'load_avg_start': load0[0], 'load_avg_end': os.getloadavg()[0],
+           'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, 'faiss_min_rows': FAISS_MIN_ROWS,
+           'crossover': scale_crossover(rows, k, target_recall), 'rows': rows}
+    import pandas as pd
+    print(markdown_table(pd.DataFrame(rows).drop(columns=['queries']).round(4)))
+    return print_bench('bench recommend --scale', res, json_path)
+
 # %% ../nbs/04_recommender.ipynb #d5a583b6
 def _recommend_cmd(a) -> None:
     "`fashion-research recommend`: print the top-k for a product id or an image file."
@@ -668,3 +724,19 @@ def register_cli(commands, bench) -> None:
                                                   a.batch_size, a.workers, a.cache, a.limit, a.synthetic_n,
                                                   save_index=a.save_index, seed=a.seed, threads=a.threads,
                                                   approx_dims=a.approx_dims))
+    # --scale: the large-catalog search benchmark instead (03a's scale_benchmark)
+    b.add_argument('--scale', action='store_true', help='benchmark search backends at large catalog sizes instead (default: off)')
+    b.add_argument('--scale-sizes', default=','.join(map(str, SCALE_SIZES)), help='comma-separated catalog sizes (default: %(default)s)')
+    b.add_argument('--scale-dim', type=int, default=512, help='vector dimension; real embeddings are PCA-projected to it (default: 512)')
+    b.add_argument('--scale-backends', default='float32,int8,faiss-ivf',
+                   help=f"comma-separated, from {','.join(SCALE_BACKENDS)} (default: %(default)s)")
+    b.add_argument('--scale-embeddings', default=None, metavar='NPZ',
+                   help='real embeddings .npz (an embeddings cache or saved index); default: embed --data with --backbone')
+    b.add_argument('--scale-queries', type=int, default=200, help='queries per catalog (default: 200)')
+    b.add_argument('--scale-jitter', type=float, default=0.3, help='noise norm added to each real vector copy (default: 0.3)')
+    b.add_argument('--target-recall', type=float, default=0.95, help='recall@k FAISS is calibrated to (default: 0.95)')
+    _plain = b.get_default('func')
+    b.set_defaults(func=lambda a: bench_recommend_scale(
+        a.data, a.backbone, a.pretrained, a.size, a.scale_embeddings, [int(s) for s in a.scale_sizes.split(',')], a.scale_dim,
+        a.scale_backends.split(','), a.k, a.scale_queries, a.target_recall, a.scale_jitter, a.threads, a.limit, a.cache,
+        a.batch_size, a.workers, a.seed, a.json) if a.scale else _plain(a))

@@ -12,8 +12,10 @@ import numpy as np
 from .core import *
 
 # %% auto #0
-__all__ = ['l2_normalize', 'cosine_topk', 'int8_search_available', 'Int8Index', 'query_latency', 'random_unit_vectors',
-           'compare_search', 'synthetic_latency', 'ReducedIndex', 'recall_at_k', 'approx_latency']
+__all__ = ['FAISS_KINDS', 'SCALE_SIZES', 'SCALE_BACKENDS', 'l2_normalize', 'cosine_topk', 'int8_search_available', 'Int8Index',
+           'query_latency', 'random_unit_vectors', 'compare_search', 'synthetic_latency', 'ReducedIndex', 'recall_at_k',
+           'approx_latency', 'faiss_available', 'faiss_params', 'FaissIndex', 'clustered_unit_vectors',
+           'real_scaled_vectors', 'scale_benchmark', 'scale_crossover']
 
 # %% ../nbs/03a_search.ipynb #c6fe79a1
 def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -222,3 +224,225 @@ def approx_latency(vectors: np.ndarray, queries: np.ndarray, k: int = 10, dims: 
     r = ReducedIndex.fit(vectors, dims); queries = queries[:200]
     ms = _timed_queries(lambda q: r.topk(q, k), queries)[1]
     return {'approx_dims': r.basis.shape[1]} | _ms_summary(ms, 'approx_') | {'approx_recall_at_k': recall_at_k(vectors, r, queries[:50], k)}
+
+# %% ../nbs/03a_search.ipynb #b8d9ff7c
+def faiss_available() -> bool:
+    "True when the `faiss` package (faiss-cpu, or faiss-gpu) can be imported."
+    try: import faiss   # noqa: F401
+    except ImportError: return False
+    return True
+
+def _faiss():
+    "The faiss module, or an ImportError saying how to install it."
+    try: import faiss
+    except ImportError: raise ImportError("FAISS search needs the faiss package: pip install faiss-cpu (or faiss-gpu)") from None
+    return faiss
+
+# %% ../nbs/03a_search.ipynb #9e055a2e
+FAISS_KINDS = ('ivf', 'hnsw')
+
+def faiss_params(n: int, kind: str = 'ivf') -> dict:
+    "The index structure for `n` rows: IVF with about sqrt(n) lists (a power of two, 16..8192) trained on up to 64 rows a list; or HNSW with M=32."
+    if kind == 'ivf':
+        nlist = int(2**round(math.log2(min(8192, max(16, math.sqrt(max(n, 1)))))))
+        return {'kind': 'ivf', 'nlist': nlist, 'train_rows': int(min(n, 64*nlist)), 'nprobe': max(1, nlist//64)}
+    if kind == 'hnsw': return {'kind': 'hnsw', 'M': 32, 'ef_construction': 64, 'ef_search': 32}
+    raise ValueError(f"unknown FAISS index kind {kind!r}: choose from {FAISS_KINDS}")
+
+# %% ../nbs/03a_search.ipynb #1f4eea11
+def _exact_topk_rows(vectors: np.ndarray, queries: np.ndarray, k: int, exclude_rows=None, batch: int = 64) -> np.ndarray:
+    "Exact top-k row indices (queries x k, best first) by batched matrix products; `exclude_rows[j]` is left out of query j's answer."
+    out = np.empty((len(queries), k), np.int64)
+    for s in range(0, len(queries), batch):
+        S = np.asarray(queries[s:s + batch], np.float32) @ vectors.T
+        if exclude_rows is not None: S[np.arange(len(S)), exclude_rows[s:s + batch]] = -np.inf
+        top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        out[s:s + len(S)] = np.take_along_axis(top, np.argsort(-np.take_along_axis(S, top, 1), 1, kind='stable'), 1)
+    return out
+
+def _recall(found, exact) -> float:
+    "Mean share of each exact top-k row set found in the matching answer."
+    return float(np.mean([len(set(map(int, f)) & set(map(int, e)))/len(e) for f, e in zip(found, exact)]))
+
+# %% ../nbs/03a_search.ipynb #d0d31947
+def _ladder(kind: str, params: dict) -> list[int]:
+    "The search breadths tried by `calibrate`, smallest first: nprobe 1..nlist, or ef_search 16..1024."
+    if kind == 'ivf': return [2**i for i in range(int(math.log2(params['nlist'])) + 1)]
+    return [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
+
+@dataclass
+class FaissIndex:
+    "Approximate cosine top-k with FAISS on unit vectors (IVF-Flat or HNSW-Flat); the returned scores are exact inner products."
+    index: Any               # a faiss.IndexIVFFlat or faiss.IndexHNSWFlat (inner product)
+    params: dict             # structure and search breadth (`faiss_params`, then `calibrate`)
+    build_s: float = 0.0     # seconds to build (train + add), calibration not included
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: str = 'ivf', seed: int = 0, threads: int | None = None) -> 'FaissIndex':
+        "Index unit `vectors` with the structure `faiss_params(len(vectors), kind)`."
+        faiss = _faiss()
+        if threads: faiss.omp_set_num_threads(int(threads))
+        V = np.ascontiguousarray(vectors, np.float32); n, d = V.shape
+        p = faiss_params(n, kind) | {'rows': int(n), 'dim': int(d)}
+        t0 = time.perf_counter()
+        if kind == 'ivf':
+            ix = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, p['nlist'], faiss.METRIC_INNER_PRODUCT)
+            ix.cp.seed = seed; ix.cp.max_points_per_centroid = 64   # k-means on `train_rows` rows
+            rng = np.random.default_rng(seed)
+            ix.train(V if p['train_rows'] >= n else V[np.sort(rng.choice(n, p['train_rows'], replace=False))])
+            ix.add(V)
+        else:
+            ix = faiss.IndexHNSWFlat(d, p['M'], faiss.METRIC_INNER_PRODUCT)
+            ix.hnsw.efConstruction = p['ef_construction']; ix.add(V)
+        out = cls(ix, p, time.perf_counter() - t0)
+        out.set_breadth(p['nprobe'] if kind == 'ivf' else p['ef_search'])
+        return out
+
+    def __len__(self): return int(self.index.ntotal)
+    @property
+    def kind(self) -> str: return self.params['kind']
+
+    def set_breadth(self, b: int) -> None:
+        "How much of the index a query reads: `nprobe` lists (IVF) or `ef_search` candidates (HNSW)."
+        if self.kind == 'ivf': self.index.nprobe = self.params['nprobe'] = int(b)
+        else: self.index.hnsw.efSearch = self.params['ef_search'] = int(b)
+
+    def search_rows(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        "FAISS's (queries x k) rows and scores for a batch of unit queries (-1 where fewer than k were found)."
+        D, I = self.index.search(np.ascontiguousarray(queries, np.float32), int(k))
+        return I, D
+
+    def topk(self, query: np.ndarray, k: int, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+        "Rows and cosine scores of the approximate top-k (best first), without the rows in `exclude`."
+        ex = set(int(e) for e in exclude) if exclude is not None and len(exclude) else set()
+        I, D = self.search_rows(_unit_query(query)[None], min(len(self), max(0, int(k)) + len(ex)) or 1)
+        keep = [(i, s) for i, s in zip(I[0], D[0]) if i >= 0 and int(i) not in ex][:max(0, int(k))]
+        return np.array([i for i, _ in keep], np.int64), np.array([s for _, s in keep], np.float32)
+
+    def calibrate(self, vectors: np.ndarray, target_recall: float = 0.95, k: int = 10, n_queries: int = 200, seed: int = 0) -> dict:
+        "Set the smallest search breadth whose recall@k reaches `target_recall` on `n_queries` catalog rows (each without its own row); returns what it measured."
+        rng = np.random.default_rng(seed + 1)
+        rows = np.sort(rng.choice(len(vectors), min(n_queries, len(vectors)), replace=False))
+        exact = _exact_topk_rows(vectors, vectors[rows], k, exclude_rows=rows)
+        tried = {}
+        for b in _ladder(self.kind, self.params):
+            self.set_breadth(b)
+            I, _ = self.search_rows(vectors[rows], k + 1)
+            found = [[i for i in r if i != q][:k] for r, q in zip(I, rows)]
+            tried[b] = _recall(found, exact)
+            if tried[b] >= target_recall: break
+        self.params['calibration'] = {'target_recall': target_recall, 'k': k, 'queries': len(rows),
+                                      'recall_by_breadth': {str(b): r for b, r in tried.items()}}
+        return self.params['calibration']
+
+    def memory_mb(self) -> float:
+        "Bytes the index holds, in MiB: vectors and ids per list (IVF) or vectors and graph links (HNSW)."
+        n, d = len(self), self.params['dim']
+        if self.kind == 'ivf': return (n*(4*d + 8) + self.params['nlist']*4*d)/2**20
+        return (n*4*d + self.index.hnsw.neighbors.size()*4 + self.index.hnsw.offsets.size()*8)/2**20
+
+    def save(self, path: str | os.PathLike) -> Path:
+        "Write the FAISS index to `path` and its parameters to `path`.json: `load` needs no rebuilding."
+        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + '.tmp'); _faiss().write_index(self.index, str(tmp)); os.replace(tmp, path)
+        save_json(self.params | {'build_s': self.build_s}, path.with_name(path.name + '.json'))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> 'FaissIndex':
+        "Read an index written by `save` (no training, no adding)."
+        path = Path(path)
+        params = json.loads(path.with_name(path.name + '.json').read_text())
+        out = cls(_faiss().read_index(str(path)), params, params.pop('build_s', 0.0))
+        out.set_breadth(params['nprobe'] if params['kind'] == 'ivf' else params['ef_search'])
+        return out
+
+# %% ../nbs/03a_search.ipynb #e4689148
+def clustered_unit_vectors(n: int, dim: int, clusters: int = 1000, spread: float = 1.0, seed: int = 0, chunk: int = 65536) -> np.ndarray:
+    "n unit vectors around `clusters` random directions (noise of norm about `spread` added to each unit centre): a stand-in for embeddings."
+    rng = np.random.default_rng(seed)
+    C = random_unit_vectors(clusters, dim, seed + 10_000)
+    V = np.empty((n, dim), np.float32)
+    for s in range(0, n, chunk):
+        m = min(chunk, n - s)
+        V[s:s + m] = l2_normalize(C[rng.integers(clusters, size=m)] + rng.standard_normal((m, dim), dtype=np.float32)*(spread/math.sqrt(dim)))
+    return V
+
+# %% ../nbs/03a_search.ipynb #face9ded
+SCALE_SIZES = (44_000, 200_000, 1_000_000)
+SCALE_BACKENDS = ('float32', 'int8', 'faiss-ivf', 'faiss-hnsw')
+
+def real_scaled_vectors(real: np.ndarray, n: int, n_queries: int, dim: int = 512, jitter: float = 0.3,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    "A catalog of `n` rows and `n_queries` queries from real vectors: PCA to `dim` (when wider), then jittered copies; queries come from held-out real rows."
+    rng = np.random.default_rng(seed)
+    R = l2_normalize(real)
+    if R.shape[1] > dim: R = l2_normalize(R @ ReducedIndex.fit(R, dim, sample=len(R), seed=seed).basis)
+    order = rng.permutation(len(R)); nq = min(n_queries, len(R)//5)
+    held, base = R[order[:nq]], R[order[nq:]]
+    def jittered(src, m):
+        out = np.empty((m, R.shape[1]), np.float32)
+        for s in range(0, m, 65536):
+            t = min(65536, m - s); rows = src[np.arange(s, s + t) % len(src)]
+            out[s:s + t] = l2_normalize(rows + rng.standard_normal(rows.shape, dtype=np.float32)*(jitter/math.sqrt(R.shape[1])))
+        return out
+    return jittered(base, n), jittered(held, nq)
+
+# %% ../nbs/03a_search.ipynb #d268f103
+def _make_backend(name: str, V: np.ndarray, k: int, target_recall: float, seed: int, threads: int | None):
+    "(search(q) -> rows, build seconds, memory MiB, search breadth) of one backend built on V."
+    n, d = V.shape
+    if name == 'float32': return (lambda q: cosine_topk(V, q, k)[0]), 0.0, V.nbytes/2**20, None
+    if name == 'int8':
+        with Timer() as t: ix = Int8Index.build(V)
+        return (lambda q: ix.topk(q, k)[0]), t.seconds, (V.nbytes + n*d + 8*n)/2**20, None
+    if name.startswith('faiss-'):
+        fx = FaissIndex.build(V, name[6:], seed, threads); fx.calibrate(V, target_recall, k, seed=seed)
+        b = fx.params['nprobe'] if fx.kind == 'ivf' else fx.params['ef_search']
+        return (lambda q: fx.topk(q, k)[0]), fx.build_s, fx.memory_mb(), b
+    raise ValueError(f"unknown backend {name!r}: choose from {SCALE_BACKENDS}")
+
+def scale_benchmark(sizes=SCALE_SIZES, dim: int = 512, real: np.ndarray | None = None, real_label: str = '',
+                    backends=('float32', 'int8', 'faiss-ivf'), k: int = 10, n_queries: int = 200, target_recall: float = 0.95,
+                    jitter: float = 0.3, threads: int | None = None, seed: int = 0, progress: bool = True) -> list[dict]:
+    "Build time, memory, median/p95 query ms and recall@k against exact search, per backend, catalog kind and size (see above)."
+    import gc
+    if threads and faiss_available(): _faiss().omp_set_num_threads(int(threads))
+    data = [('synthetic', lambda n: (clustered_unit_vectors(n, dim, seed=seed), clustered_unit_vectors(n_queries, dim, seed=seed + 99)))]
+    if real is not None: data.append(('real', lambda n: real_scaled_vectors(real, n, n_queries, dim, jitter, seed)))
+    rows = []
+    for kind, make in data:
+        for n in sizes:
+            V, Q = make(int(n))
+            exact = _exact_topk_rows(V, Q, k)
+            for b in backends:
+                if b.startswith('faiss-') and not faiss_available(): continue
+                search, build_s, mb, breadth = _make_backend(b, V, k, target_recall, seed, threads)
+                found, ms = _timed_queries(search, Q)
+                r = {'data': kind, 'rows': int(n), 'dim': int(V.shape[1]), 'backend': b, 'build_s': build_s, 'memory_mb': mb,
+                     'query_ms_median': float(np.median(ms)), 'query_ms_p95': float(np.percentile(ms, 95)),
+                     f'recall_at_{k}': _recall(found, exact), 'breadth': breadth, 'queries': len(Q)}
+                rows.append(r)
+                if progress: print(f"  {kind:9} {n:>9,} x {r['dim']}  {b:10}  build {build_s:7.2f} s  {mb:8.0f} MiB  "
+                                   f"median {r['query_ms_median']:8.3f} ms  p95 {r['query_ms_p95']:8.3f} ms  recall@{k} {r[f'recall_at_{k}']:.3f}"
+                                   + (f"  (breadth {breadth})" if breadth else ''), flush=True)
+                del search; gc.collect()
+            del V, Q; gc.collect()
+    return rows
+
+# %% ../nbs/03a_search.ipynb #53e0e257
+def scale_crossover(rows: list[dict], k: int = 10, target_recall: float = 0.95) -> dict:
+    "Per catalog kind and FAISS backend: the smallest measured size from which it answers faster than the best exact method at recall >= target."
+    out = {}
+    for kind in sorted({r['data'] for r in rows}):
+        sizes = sorted({r['rows'] for r in rows if r['data'] == kind})
+        for b in sorted({r['backend'] for r in rows if r['backend'].startswith('faiss-')}):
+            wins = []
+            for n in sizes:
+                at = {r['backend']: r for r in rows if r['data'] == kind and r['rows'] == n}
+                ex = [at[e]['query_ms_median'] for e in ('float32', 'int8') if e in at]
+                if b in at and ex: wins.append(at[b]['query_ms_median'] < min(ex) and at[b][f'recall_at_{k}'] >= target_recall)
+                else: wins.append(None)
+            first = next((n for i, n in enumerate(sizes) if wins[i] and all(w for w in wins[i:] if w is not None)), None)
+            out[f'{kind}_{b}'] = first
+    return out
