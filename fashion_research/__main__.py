@@ -99,3 +99,9 @@ import sys
 from fashion_research.report import main
 
 if __name__ == '__main__' and __package__ == 'fashion_research': sys.exit(main())
+
+# %% ../nbs/00_core.ipynb #587a05fd
+import sys
+from fashion_research.report import main
+
+if __name__ == '__main__' and __package__ == 'fashion_research': sys.exit(main())

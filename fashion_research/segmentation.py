@@ -510,6 +510,8 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
         res.update(n_train=hist['n_train'], train_s=hist['train_s'], epochs_run=len(hist['epochs']), stopped_by=hist['stopped_by'],
                    final_loss=hist['epochs'][-1]['loss'] if hist['epochs'] else None, size=list(size),
                    encoder_weights=hist['encoder_weights'], augment=hist['augment'], batch_size=batch_size, lr=lr)
+        finish_distributed()   # under torchrun the ranks trained together (train_unet); rank 0 alone saves, scores and prints
+        if not is_rank0(): return {}
         if save: res['checkpoint_saved'] = str(save_unet(net, save, hist | {'data': str(root), 'test_frac': test_frac, 'seed': seed}))
         dev = pick_device(device)
         seg = Segmenter('unet_mobilenet_v2', f"trained here on {hist['n_train']} pairs of {root} (encoder {hist['encoder_weights']})",
