@@ -225,7 +225,7 @@ META_COLUMNS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseC
 INT8_MIN_ROWS = 20_000    # below this the float32 matrix is small enough that the int8 pass gains little
 
 # %% ../nbs/04_recommender.ipynb #4a81b6e0
-FAISS_MIN_ROWS = 10_000   # the measured crossover: from here FAISS (IVF, recall@10 >= 0.95) answered faster than exact search
+FAISS_MIN_ROWS = 20_000   # the measured crossover: from here FAISS (IVF, recall@10 >= 0.95) answered faster than exact search
 FAISS_TARGET_RECALL = 0.95
 
 # %% ../nbs/04_recommender.ipynb #23cb4fcf
