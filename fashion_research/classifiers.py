@@ -240,32 +240,51 @@ def class_weights_for(y: torch.Tensor, n_classes: int) -> torch.Tensor:
     return w * (n_classes/w.sum())
 
 # %% ../nbs/03_classifiers.ipynb #4b008c05
+def _epoch_batches(n: int, batch_size: int, ep: int, g: torch.Generator, seed: int, info: DistInfo) -> list[torch.Tensor]:
+    """Row indices of this process's batches in epoch `ep`. One process: a shuffle drawn from `g`, batches of `batch_size`.
+    N ranks: a `DistributedSampler` (same shuffle on every rank, seeded by `seed` and the epoch, padded to a multiple of N);
+    each rank takes `batch_size // N` rows, so the N ranks' batch `j` together are one global batch of the shuffle."""
+    if not info.distributed:
+        order = torch.randperm(n, generator=g)
+        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    s = torch.utils.data.DistributedSampler(range(n), info.world_size, info.rank, shuffle=True, seed=seed)
+    s.set_epoch(ep); mine = torch.tensor(list(s), dtype=torch.long)
+    per = max(1, batch_size//info.world_size)
+    return [mine[i:i + per] for i in range(0, len(mine), per)]
+
 def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor | None, yv: torch.Tensor | None,
          prep, epochs: int, batch_size: int = 64, lr: float = 1e-3, class_weight: torch.Tensor | None = None,
          patience: int = 3, deadline: float | None = None, seed: int = 0, progress: bool = True, desc: str = 'train',
          recalibrate: bool = False) -> list[dict]:
-    "Train `module` on (X, y) with Adam and cross-entropy; early stopping on (Xv, yv); returns per-epoch history."
+    """Train `module` on (X, y) with Adam and cross-entropy; early stopping on (Xv, yv); returns per-epoch history.
+
+    Under torchrun (a process group from `init_distributed`) each rank trains `batch_size // N` rows of every global batch
+    with DistributedDataParallel; losses, accuracies and validation metrics are summed over ranks, so every rank takes the
+    same early-stopping and time-budget decisions, and `module` (unwrapped) keeps the same parameters on every rank."""
     from tqdm.auto import tqdm
+    info = dist_info(); progress = progress and info.is_rank0
     dev = next(module.parameters()).device
+    net = wrap_ddp(module)
     opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
     loss_fn = nn.CrossEntropyLoss(weight=None if class_weight is None else class_weight.to(dev))
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + info.rank)    # the rank varies the augmentation draws, not the shuffle
     hist, best, best_state, bad = [], math.inf, None, 0
     for ep in range(epochs):
         module.train(); t0 = time.perf_counter(); tot, correct, seen, stopped = 0.0, 0, 0, False
-        order = torch.randperm(len(X), generator=g)
-        bar = tqdm(range(0, len(X), batch_size), desc=f'{desc} epoch {ep + 1}/{epochs}', disable=not progress, leave=False)
-        for i in bar:
-            idx = order[i:i + batch_size]
-            if len(idx) < 2 and len(X) > 1: continue   # BatchNorm needs 2+ samples
+        batches = _epoch_batches(len(X), batch_size, ep, g, seed, info)
+        bar = tqdm(batches, desc=f'{desc} epoch {ep + 1}/{epochs}', disable=not progress, leave=False)
+        for idx in bar:
+            if len(idx) < 2 and len(X) > 1: continue   # BatchNorm needs 2+ samples (ranks hold equal shares: all skip alike)
             xb, yb = prep(X[idx], True, g), y[idx].to(dev)
-            out = module(xb); loss = loss_fn(out, yb)
+            out = net(xb); loss = loss_fn(out, yb)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             tot += loss.item()*len(idx); correct += int((out.argmax(1) == yb).sum()); seen += len(idx)
-            if deadline is not None and time.perf_counter() > deadline: stopped = True; break
-        if recalibrate: recalibrate_bn(module, X, prep, seed=seed + ep)
+            if deadline is not None and reduce_across_ranks([time.perf_counter() > deadline], 'max')[0]: stopped = True; break
+        tot, correct, seen = reduce_across_ranks([tot, correct, seen])
+        if recalibrate and recalibrate_bn(module, X, prep, n=512//info.world_size, seed=seed + ep + 7919*info.rank):
+            average_tensors_(batchnorm_stats(module))
         h = dict(epoch=ep + 1, train_loss=tot/max(seen, 1), train_acc=correct/max(seen, 1), seconds=time.perf_counter() - t0,
-                 images=seen, stopped_by_time=stopped)
+                 images=int(seen), stopped_by_time=stopped)
         if Xv is not None and len(Xv):
             vl, va = _evaluate_tensors(module, Xv, yv, prep, batch_size, loss_fn)
             h.update(val_loss=vl, val_acc=va)
@@ -280,12 +299,15 @@ def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor |
 
 @torch.no_grad()
 def _evaluate_tensors(module, X, y, prep, batch_size, loss_fn) -> tuple[float, float]:
-    "Mean loss and accuracy of `module` on in-memory inputs."
+    "Mean loss and accuracy of `module` on in-memory inputs (under torchrun each rank scores its shard; the sums are reduced)."
     module.eval(); tot, correct = 0.0, 0
-    for i in range(0, len(X), batch_size * 2):
-        out = module(prep(X[i:i + batch_size*2], False, None)); yb = y[i:i + batch_size*2].to(out.device)
+    a, b = shard_bounds(len(X))
+    for i in range(a, b, batch_size * 2):
+        j = min(i + batch_size*2, b)
+        out = module(prep(X[i:j], False, None)); yb = y[i:j].to(out.device)
         tot += float(loss_fn(out, yb))*len(yb); correct += int((out.argmax(1) == yb).sum())
     module.train()
+    tot, correct = reduce_across_ranks([tot, correct])
     return tot/len(X), correct/len(X)
 
 # %% ../nbs/03_classifiers.ipynb #55f8ae08
@@ -363,9 +385,14 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
     if len(classes) < 2: raise ValueError(f"{target!r} has fewer than 2 classes to learn: {classes}")
     split = (split_catalog(rows, by=target, seed=seed) if split is None else
              pd.Series(np.asarray(split)[select_target(items.assign(_k=np.arange(len(items))), target, classes)[0]['_k']], index=rows.index))
-    seed_everything(seed)
-    device = pick_device(device) if not isinstance(device, torch.device) else device
+    dinfo = init_distributed(); progress = progress and dinfo.is_rank0
+    seed_everything(seed)   # the same initial weights on every rank
+    device = dist_device() if dinfo.distributed else pick_device(device) if not isinstance(device, torch.device) else device
     model = build_classifier(arch, len(classes), pretrained, weights, weights_path, image_size).to(device)
+    per_rank = max(1, batch_size//dinfo.world_size)
+    if dinfo.distributed and progress:
+        print(f"distributed training: {dinfo.world_size} ranks ({torch.distributed.get_backend()}), global batch "
+              f"{per_rank*dinfo.world_size} = {dinfo.world_size} x {per_rank} per rank, lr {lr:g} (the one-process lr: the global batch is the same)")
     pre = preprocessing(arch, image_size)
     cidx = {c: i for i, c in enumerate(classes)}
     tr, va = rows[split.values == 'train'], rows[split.values == 'val']
@@ -389,8 +416,10 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
         key = f"{fingerprint}|{hashlib.sha1(chr(10).join(map(str, tr['image_path'])).encode()).hexdigest()}"
         keyv = f"{fingerprint}|{hashlib.sha1(chr(10).join(map(str, va['image_path'])).encode()).hexdigest()}"
         with timer('features'):
+            if dinfo.distributed and not dinfo.is_rank0: barrier()   # rank 0 writes the feature cache, the others read it
             F, cache['train'] = cached_features(model, px, pre['mean'], pre['std'], key, cache_dir, progress=progress)
             Fv, cache['val'] = cached_features(model, pxv, pre['mean'], pre['std'], keyv, cache_dir, progress=progress)
+            if dinfo.distributed and dinfo.is_rank0: barrier()
         with timer('train'):
             hist = _fit(model.head, F, y, Fv, yv, lambda xb, train, g: xb.to(device), head_epochs or 5*epochs, batch_size,
                         lr, cw, max(patience, 5), deadline, seed, progress, desc=f'{arch} head')
@@ -399,7 +428,9 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
     info = dict(mode=mode, epochs_run=len(hist), history=hist, train_s=train_s, train_cpu_s=train_cpu_s,
                 torch_threads=torch.get_num_threads(), stage_s=timer.seconds, cache=cache,
                 n_train=len(tr), n_val=len(va), split_counts=split.value_counts().to_dict(), fingerprint=fingerprint,
-                class_weights=None if cw is None else cw.tolist(), lr=lr, batch_size=batch_size, seed=seed)
+                class_weights=None if cw is None else cw.tolist(), lr=lr, batch_size=batch_size, seed=seed,
+                world_size=dinfo.world_size, global_batch_size=per_rank*dinfo.world_size,
+                train_img_s=sum(h['images'] for h in hist)/max(sum(h['seconds'] for h in hist), 1e-9))
     return TrainedClassifier(model.eval(), arch, classes, target, image_size, pre['mean'], pre['std'], model.weights_source, info)
 
 # %% ../nbs/03_classifiers.ipynb #3f320133
@@ -543,8 +574,12 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
                    threads: int | None = None, progress: bool = True, split_by: str = 'random') -> dict:
     """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
-    (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON."""
+    (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON.
+
+    Under torchrun the N ranks train together (see `_fit`); then rank 0 alone evaluates, saves, times and prints, and the
+    other ranks return an empty dict."""
     if threads: torch.set_num_threads(threads)
+    dinfo = init_distributed(); progress = progress and dinfo.is_rank0
     root = require_dataset(data)
     cat = load_catalog(root, progress=progress)
     rows, classes = select_target(cat.items, target, min_count=min_count)
@@ -557,6 +592,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                           image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, use_class_weights=class_weights,
                           patience=patience, max_minutes=max_minutes, seed=seed, split=split, fingerprint=cat.fingerprint,
                           cache_dir=cache_dir, workers=workers, progress=progress, min_count=min_count)
+    finish_distributed()
+    if not dinfo.is_rank0: return {}
     maj = rows[split.values == 'train'][target].mode()[0]
     m = evaluate(tc, test_rows, majority_class=maj, batch_size=batch_size, workers=workers)
     m_in = evaluate(tc, rows[split.values == 'test'], majority_class=maj, batch_size=batch_size, workers=workers) if test_data else m
@@ -566,7 +603,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                epochs_run=tc.info['epochs_run'], n_train=tc.info['n_train'], n_val=tc.info['n_val'],
                majority_class=m['majority_class'], majority_accuracy=m['majority_accuracy'], majority_macro_f1=m['majority_macro_f1'],
                decode_s=tc.info['stage_s'].get('decode'), data=str(root), test_data=str(test_data) if test_data else None,
-               fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), split=split_by, history=tc.info['history'],
+               fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), split=split_by, world_size=dinfo.world_size,
+               global_batch_size=tc.info['global_batch_size'], lr=lr, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
                per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
                in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
     if save:

@@ -18,7 +18,9 @@ __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CHECKPOINT_HINTS', 'MAX_PIXE
            'WeightsUnavailableError', 'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format',
            'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side',
            'file_sha1', 'file_sha256', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json',
-           'markdown_table', 'save_figure', 'save_table', 'print_bench']
+           'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0',
+           'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks', 'average_tensors_',
+           'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -349,3 +351,120 @@ def print_bench(title: str, result: dict, json_path: str | os.PathLike | None = 
         print(f"  {k:<{width}}  {v}")
     if json_path: print(f"  -> {save_json(result, json_path)}")
     return result
+
+# %% ../nbs/00_core.ipynb #b9d0f7b9
+@dataclass(frozen=True)
+class DistInfo:
+    "Where this process stands among torchrun's workers (one process: rank 0 of 1)."
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    @property
+    def distributed(self) -> bool: return self.world_size > 1
+    @property
+    def is_rank0(self) -> bool: return self.rank == 0
+
+# %% ../nbs/00_core.ipynb #d954cd5d
+def _group_ready() -> bool:
+    "True when torch is imported and a `torch.distributed` process group is initialised."
+    import sys
+    if 'torch' not in sys.modules: return False
+    import torch.distributed as dist
+    return dist.is_available() and dist.is_initialized()
+
+_DIST_LEFT = []   # set by `finish_distributed`: from then on this process works alone
+
+def dist_info() -> DistInfo:
+    "This process's rank and world size: from the process group when one is initialised, else torchrun's variables, else 0 of 1."
+    if _group_ready():
+        import torch.distributed as dist
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)))
+    if _DIST_LEFT: return DistInfo()
+    e = os.environ
+    return DistInfo(int(e.get('RANK', 0)), int(e.get('WORLD_SIZE', 1)), int(e.get('LOCAL_RANK', 0)))
+
+def is_rank0() -> bool:
+    "True in the process that prints progress and writes files (always, without torchrun)."
+    return dist_info().is_rank0
+
+# %% ../nbs/00_core.ipynb #2c30bb1a
+def init_distributed(backend: str | None = None, timeout_s: float = 1800) -> DistInfo:
+    "Join torchrun's process group once (nccl when CUDA is available, else gloo) when `WORLD_SIZE` > 1; a no-op in one process."
+    info = dist_info()
+    if not info.distributed or _group_ready(): return info
+    import torch, torch.distributed as dist
+    backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
+    if backend == 'nccl': torch.cuda.set_device(info.local_rank)
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    return dist_info()
+
+def finish_distributed() -> None:
+    "Wait for every rank, then leave the process group: afterwards each process works alone (a no-op in one process)."
+    if not _group_ready(): return
+    import torch.distributed as dist
+    dist.barrier(); dist.destroy_process_group(); _DIST_LEFT.append(True)
+
+def dist_device(prefer: str | None = None):
+    "This rank's torch device: `cuda:LOCAL_RANK` in an nccl group, CPU in a gloo group, else `pick_device(prefer)`."
+    import torch
+    if _group_ready():
+        import torch.distributed as dist
+        return torch.device('cuda', dist_info().local_rank) if dist.get_backend() == 'nccl' else torch.device('cpu')
+    return pick_device(prefer)
+
+# %% ../nbs/00_core.ipynb #82700095
+def _collective_device():
+    import torch, torch.distributed as dist
+    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
+
+def reduce_across_ranks(values, op: str = 'sum') -> list[float]:
+    "Numbers reduced element-wise over all ranks (`op`: 'sum', 'max' or 'mean'); unchanged in one process."
+    values = [float(v) for v in values]
+    if not _group_ready(): return values
+    import torch, torch.distributed as dist
+    t = torch.tensor(values, dtype=torch.float64, device=_collective_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX if op == 'max' else dist.ReduceOp.SUM)
+    if op == 'mean': t /= dist.get_world_size()
+    return t.cpu().tolist()
+
+def average_tensors_(tensors) -> None:
+    "Replace each tensor, in place, by its mean over all ranks (e.g. BatchNorm statistics); a no-op in one process."
+    if not _group_ready(): return
+    import torch.distributed as dist
+    for t in tensors:
+        buf = t.detach().double().to(_collective_device())
+        dist.all_reduce(buf); t.copy_((buf/dist.get_world_size()).to(t.device, t.dtype))
+
+def gather_objects(obj) -> list:
+    "Every rank's `obj` (any picklable object), in rank order, on every rank; `[obj]` in one process."
+    if not _group_ready(): return [obj]
+    import torch.distributed as dist
+    out = [None]*dist.get_world_size(); dist.all_gather_object(out, obj)
+    return out
+
+def barrier() -> None:
+    "Wait until every rank gets here (a no-op in one process)."
+    if _group_ready():
+        import torch.distributed as dist
+        dist.barrier()
+
+# %% ../nbs/00_core.ipynb #a0862419
+def shard_bounds(n: int, info: DistInfo | None = None) -> tuple[int, int]:
+    "The contiguous block [start, stop) of `n` rows that this rank handles: blocks differ in size by at most one."
+    info = info or dist_info()
+    return info.rank*n//info.world_size, (info.rank + 1)*n//info.world_size
+
+# %% ../nbs/00_core.ipynb #52a5d461
+def wrap_ddp(module):
+    "`module` in DistributedDataParallel when a process group is initialised (gradients averaged over ranks), else `module` itself."
+    if not _group_ready(): return module
+    import torch
+    dev = next(module.parameters()).device
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=[dev.index] if dev.type == 'cuda' else None)
+
+# %% ../nbs/00_core.ipynb #d85aa816
+def batchnorm_stats(module) -> list:
+    "The running mean and variance tensors of `module`'s BatchNorm layers (what `average_tensors_` syncs after an epoch of DDP)."
+    import torch
+    return [b for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for b in (m.running_mean, m.running_var) if b is not None]

@@ -12,18 +12,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from .core import *
+from .search import *   # the search indexes (03a); re-exported here for existing callers
 from .data import (load_catalog, ensure_data, require_dataset, split_catalog, image_groups,
                                    image_transform, IMAGENET_MEAN, IMAGENET_STD)
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB', 'Embedder', 'resnet50_embedder',
-           'lite0_embedder', 'classifier_embedder', 'make_embedder', 'l2_normalize', 'dominant_colour', 'embed_images',
-           'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings', 'embeddings_cache_path',
-           'cosine_topk', 'int8_search_available', 'Int8Index', 'SimilarityIndex', 'pick_queries',
-           'plot_recommendations', 'retrieval_metrics', 'evaluate_split', 'outfit_slot', 'colour_compatibility',
-           'product_colours', 'complete_outfit', 'plot_outfits', 'query_latency', 'random_unit_vectors',
-           'compare_search', 'synthetic_latency', 'ReducedIndex', 'recall_at_k', 'approx_latency', 'bench_recommend',
-           'register_cli']
+__all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'FAISS_MIN_ROWS', 'FAISS_TARGET_RECALL', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB',
+           'Embedder', 'resnet50_embedder', 'lite0_embedder', 'classifier_embedder', 'make_embedder', 'dominant_colour',
+           'embed_images', 'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings',
+           'embeddings_cache_path', 'SimilarityIndex', 'pick_queries', 'plot_recommendations', 'retrieval_metrics',
+           'evaluate_split', 'outfit_slot', 'colour_compatibility', 'product_colours', 'complete_outfit',
+           'plot_outfits', 'bench_recommend', 'bench_recommend_scale', 'register_cli']
 
 # %% ../nbs/04_recommender.ipynb #09f2e4de
 @dataclass
@@ -98,13 +97,6 @@ def make_embedder(backbone: str = 'resnet50', pretrained: bool | None = None, si
     p = Path(str(backbone)).expanduser()
     if p.is_file(): return classifier_embedder(p, device, sha1)
     raise ValueError(f"unknown backbone {backbone!r}: use 'efficientnet_lite0', 'resnet50' or the path of a classifier checkpoint (.pt) saved by 03_classifiers")
-
-# %% ../nbs/04_recommender.ipynb #c6fe79a1
-def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    "Rows of `v` scaled to unit L2 norm, as float32 (zero rows stay zero)."
-    v = np.asarray(v, dtype=np.float32)
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return (v / np.maximum(n, eps)).astype(np.float32)
 
 # %% ../nbs/04_recommender.ipynb #0b557ba6
 def dominant_colour(im: Image.Image, white: int = 235) -> np.ndarray:
@@ -186,38 +178,51 @@ def _cache_key(ids: np.ndarray, spec: dict) -> str:
 # %% ../nbs/04_recommender.ipynb #b6e4f284
 def build_embeddings(items: pd.DataFrame, embedder: Embedder, path: str | os.PathLike | None = None, chunk: int = 2048,
                      batch_size: int = 32, num_workers: int = 0, progress: bool = True) -> Embeddings:
-    "Embed `items` (columns `id`, `image_path`) in chunks; with `path`, reuse/resume a cache and write the .npz there."
+    """Embed `items` (columns `id`, `image_path`) in chunks; with `path`, reuse/resume a cache and write the .npz there.
+
+    Under torchrun the chunks are shared out (chunk `c` to rank `c % N`, no chunk larger than a rank's share): each rank
+    embeds its own, every rank gets all vectors back in catalog order, and rank 0 writes the file."""
     from tqdm.auto import tqdm
-    ids = items['id'].to_numpy(np.int64); paths = items['image_path'].astype(str).tolist()
+    info = dist_info(); progress = progress and info.is_rank0
+    ids = items['id'].to_numpy(np.int64); paths = items['image_path'].astype(str).tolist(); n = len(ids)
     key = _cache_key(ids, embedder.spec) if embedder.spec.get('backbone') != 'custom' else ''
     if path and key and Path(path).exists():
         old = load_embeddings(path)
         if old.key == key: old.cached = True; return old
     parts = Path(str(path) + '.parts') if path and key else None
-    if parts:
+    if parts and info.is_rank0:
         if (parts/'key.txt').exists() and (parts/'key.txt').read_text() != key: shutil.rmtree(parts)
         parts.mkdir(parents=True, exist_ok=True); (parts/'key.txt').write_text(key)
-    vecs, cols, computed, t0 = [], [], 0, time.perf_counter()
-    with tqdm(total=len(ids), desc=f'embedding with {embedder.name}', disable=not progress, mininterval=2) as bar:
-        for c, start in enumerate(range(0, len(ids), chunk)):
-            f = parts/f'part_{c:05d}.npz' if parts else None
+    barrier()
+    if info.distributed: chunk = max(1, min(chunk, -(-n//info.world_size)))
+    spans = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    mine = spans[info.rank::info.world_size]
+    got, computed, t0 = {}, 0, time.perf_counter()
+    with tqdm(total=sum(b - a for a, b in mine), desc=f'embedding with {embedder.name}', disable=not progress, mininterval=2) as bar:
+        for a, b in mine:
+            f = parts/f'part_{a:09d}_{b:09d}.npz' if parts else None   # named by rows: any chunk size or rank count resumes
             if f is not None and f.exists():
                 with np.load(f) as z: v, col = z['vectors'], z['colours']
                 bar.update(len(v))
             else:
-                v, col = embed_images(paths[start:start + chunk], embedder, batch_size, num_workers, bar)
+                v, col = embed_images(paths[a:b], embedder, batch_size, num_workers, bar)
                 computed += len(v)
                 if f is not None:
                     with open(f.with_name(f.name + '.tmp'), 'wb') as fh: np.savez(fh, vectors=v, colours=col)
                     os.replace(f.with_name(f.name + '.tmp'), f)
-            vecs.append(v); cols.append(col)
+            got[a] = (v, col)
+    if info.distributed:   # one index: every rank's chunks, on every rank
+        for d in gather_objects(got): got.update(d)
+        computed = int(reduce_across_ranks([computed])[0])
+    vecs, cols = [got[a][0] for a, _ in spans], [got[a][1] for a, _ in spans]
     e = Embeddings(ids, np.concatenate(vecs) if vecs else np.zeros((0, 0), np.float32),
                    embedder.name, embedder.weights, embedder.spec,
                    np.concatenate(cols) if cols else np.zeros((0, 3), np.float32), key,
-                   {'items_computed': computed, 'seconds': time.perf_counter() - t0})
-    if path:
+                   {'items_computed': computed, 'seconds': time.perf_counter() - t0, 'world_size': info.world_size})
+    if path and info.is_rank0:
         save_embeddings(e, path)
         if parts: shutil.rmtree(parts, ignore_errors=True)
+    barrier()
     return e
 
 # %% ../nbs/04_recommender.ipynb #8655a667
@@ -226,112 +231,16 @@ def embeddings_cache_path(cache_dir: str | os.PathLike, embedder: Embedder) -> P
     h = hashlib.sha1(json.dumps(embedder.spec, sort_keys=True).encode()).hexdigest()[:8]
     return Path(cache_dir)/f'embeddings_{embedder.name}_{embedder.size}_{h}.npz'
 
-# %% ../nbs/04_recommender.ipynb #cd120d48
-def _unit_query(query) -> np.ndarray:
-    "A query as a flat float32 unit vector."
-    q = np.asarray(query, np.float32).ravel()
-    return q/max(float(np.linalg.norm(q)), 1e-12)
-
-# %% ../nbs/04_recommender.ipynb #5a03dd2c
-def _best_rows(s: np.ndarray, n: int, exclude=None) -> np.ndarray:
-    "Rows of the `n` highest scores `s` (unordered), without `exclude` (set to -inf in `s`, in place); fewer if fewer are left."
-    if exclude is not None and len(exclude): s[np.asarray(list(exclude), dtype=np.int64)] = -np.inf
-    n = max(0, min(int(n), int(np.isfinite(s).sum())))
-    if n == 0: return np.zeros(0, np.int64)
-    return np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))
-
-# %% ../nbs/04_recommender.ipynb #4b5e95be
-def cosine_topk(vectors: np.ndarray, query: np.ndarray, k: int, exclude=None) -> tuple[np.ndarray, np.ndarray]:
-    "Row indices and cosine scores of the `k` rows of unit `vectors` most similar to `query` (best first), skipping rows in `exclude`."
-    s = vectors @ _unit_query(query)
-    idx = _best_rows(s, k, exclude)
-    idx = idx[np.argsort(-s[idx], kind='stable')]
-    return idx.astype(np.int64), s[idx].astype(np.float32)
-
-# %% ../nbs/04_recommender.ipynb #24f6c0d4
-def _quantized_ops():
-    "PyTorch's int8 linear ops (prepack, dynamic linear) and its per-channel quantized-tensor constructor, or None."
-    try:
-        import torch
-        ops = torch.ops.quantized
-        return torch, ops.linear_prepack, ops.linear_dynamic, torch._make_per_channel_quantized_tensor
-    except (ImportError, AttributeError, RuntimeError): return None
-
-# %% ../nbs/04_recommender.ipynb #d1c97892
-def _rows_dot(V: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    "Float32 dot products of the given rows of `V` with `q`, without BLAS: waking BLAS threads for a few hundred rows\n"\
-    "costs more than it saves, and their spinning slows the int8 kernel's threads on a small machine."
-    return np.einsum('ij,j->i', V[rows], q)
-
-# %% ../nbs/04_recommender.ipynb #64d20eac
-def int8_search_available() -> bool:
-    "True when PyTorch's int8 kernel runs here (a 2-row probe)."
-    try: Int8Index.build(np.eye(2, 8, dtype=np.float32)).topk(np.ones(8, np.float32), 1); return True
-    except Exception: return False
-
-# %% ../nbs/04_recommender.ipynb #ce951837
-@dataclass
-class Int8Index:
-    "Exact cosine top-k: an int8 first pass with per-row error bounds, then float32 re-scoring of every row that could be in the top-k."
-    vectors: np.ndarray      # (N, d) float32 unit rows: the exact scores
-    packed: Any              # int8 codes + per-row scales, packed for torch.ops.quantized.linear_dynamic
-    row_err: np.ndarray      # (N,) ||v_i - v̂_i||_2: the rounding of each row
-    row_l1: np.ndarray       # (N,) ||v̂_i||_1: how much the query's rounding can move each score
-    rescored: int = 0        # rows scored in float32 by the last query
-
-    @classmethod
-    def build(cls, vectors: np.ndarray, chunk: int = 8192) -> 'Int8Index':
-        "Int8 codes (symmetric, one scale per row) of `vectors`, their rounding errors, packed for the int8 kernel."
-        ops = _quantized_ops()
-        if ops is None: raise RuntimeError('this PyTorch build has no quantized (fbgemm/qnnpack) ops')
-        torch, prepack, _, make_qtensor = ops
-        V = np.ascontiguousarray(vectors, np.float32); n = len(V)
-        scale = np.abs(V).max(1, initial=0.0)/127.0
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)      # an all-zero row keeps code 0
-        codes = np.empty(V.shape, np.int8); err = np.empty(n, np.float32); l1 = np.empty(n, np.float32)
-        for s in range(0, n, chunk):
-            blk, sc = V[s:s + chunk], scale[s:s + chunk, None]
-            c = np.clip(np.rint(blk/sc), -127, 127)
-            codes[s:s + chunk] = c; deq = c*sc
-            err[s:s + chunk] = np.linalg.norm(blk - deq, axis=1); l1[s:s + chunk] = np.abs(deq).sum(1)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')      # quantized-tensor constructors carry a deprecation notice
-            w = make_qtensor(torch.from_numpy(codes), torch.from_numpy(scale.astype(np.float64)), torch.zeros(n, dtype=torch.int64), 0)
-            packed = prepack(w, None)
-        return cls(V, packed, err, l1)
-
-    def approx_scores(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        "First-pass scores of unit query `q` against every row, and each score's error bound."
-        torch, _, linear = _quantized_ops()[:3]
-        with torch.inference_mode():
-            # reduce_range=True: 7-bit query codes, so the kernel's int16 pair sums cannot saturate
-            s = linear(torch.from_numpy(np.ascontiguousarray(q, np.float32))[None], self.packed, True)[0].numpy()
-        eps_q = (max(float(q.max()), 0.0) - min(float(q.min()), 0.0))/254.0
-        bound = self.row_err*float(np.linalg.norm(q)) + eps_q*self.row_l1 + 1e-5   # 1e-5: float32 accumulation
-        return s, bound
-
-    def topk(self, query: np.ndarray, k: int, exclude=None, first: int = 32) -> tuple[np.ndarray, np.ndarray]:
-        "Row indices and exact cosine scores of the `k` best rows (best first), skipping `exclude`: same answer as `cosine_topk`."
-        q = _unit_query(query)
-        s, bound = self.approx_scores(q)
-        cand = _best_rows(s, max(0, int(k)) + first, exclude)
-        k = min(int(k), len(cand))
-        if k <= 0: self.rescored = 0; return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        exact = _rows_dot(self.vectors, cand, q)
-        kth = -np.partition(-exact, k - 1)[k - 1]                 # k-th best exact score so far
-        reach = s + bound >= kth; reach[cand] = False             # other rows whose bound can still reach it
-        more = np.flatnonzero(reach)
-        if len(more): cand = np.concatenate([cand, more]); exact = np.concatenate([exact, _rows_dot(self.vectors, more, q)])
-        self.rescored = len(cand)
-        o = np.lexsort((cand, -exact))[:k]                        # best first; ties by row
-        return cand[o].astype(np.int64), exact[o].astype(np.float32)
-
 # %% ../nbs/04_recommender.ipynb #56a4f0fe
 META_COLUMNS = ['gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour', 'season', 'usage',
                 'productDisplayName', 'image_path']
 
 # %% ../nbs/04_recommender.ipynb #aab75140
 INT8_MIN_ROWS = 20_000    # below this the float32 matrix is small enough that the int8 pass gains little
+
+# %% ../nbs/04_recommender.ipynb #4a81b6e0
+FAISS_MIN_ROWS = 20_000   # the measured crossover: from here FAISS (IVF, recall@10 >= 0.95) answered faster than exact search
+FAISS_TARGET_RECALL = 0.95
 
 # %% ../nbs/04_recommender.ipynb #23cb4fcf
 class SimilarityIndex:
@@ -345,6 +254,7 @@ class SimilarityIndex:
         self.pos = {int(i): p for p, i in enumerate(emb.ids)}
         self._by_group = pd.Series(np.arange(n)).groupby(self.groups).apply(list).to_dict() if n else {}
         self.int8_min_rows, self._int8 = INT8_MIN_ROWS, None
+        self.faiss_min_rows, self._ann = FAISS_MIN_ROWS, None
 
     ids = property(lambda self: self.emb.ids)
     vectors = property(lambda self: self.emb.vectors)
@@ -391,6 +301,14 @@ class SimilarityIndex:
         v = e(e.transform()(im.convert('RGB'))[None]).numpy()
         return l2_normalize(v)[0], dominant_colour(im)
 
+    def ann_index(self) -> FaissIndex | None:
+        "The FAISS index used by `search` from `faiss_min_rows` products (built and calibrated on first use, or read with the saved index), else None."
+        if self._ann is None:
+            self._ann = False
+            if len(self) >= self.faiss_min_rows and faiss_available():
+                self._ann = FaissIndex.build(self.vectors, 'ivf'); self._ann.calibrate(self.vectors, FAISS_TARGET_RECALL, 10)
+        return self._ann or None
+
     def int8_index(self) -> Int8Index | None:
         "The `Int8Index` used by `search` (built on first use), or None below `int8_min_rows` or without PyTorch's int8 kernel."
         if self._int8 is None:
@@ -399,12 +317,18 @@ class SimilarityIndex:
 
     @property
     def search_method(self) -> str:
-        "How `search` finds the exact top-k here."
+        "How `search` finds the top-k here."
+        if (ann := self.ann_index()) is not None:
+            p = ann.params
+            return (f"FAISS {'IVF-Flat' if ann.kind == 'ivf' else 'HNSW-Flat'} (approximate: "
+                    + (f"nlist {p['nlist']}, nprobe {p['nprobe']}" if ann.kind == 'ivf' else f"M {p['M']}, ef_search {p['ef_search']}")
+                    + f", calibrated to recall@10 >= {p.get('calibration', {}).get('target_recall', '?')})")
         return ('int8 first pass + exact float32 re-scoring' if self.int8_index() is not None
                 else 'float32 matrix-vector product (cosine_topk)')
 
-    def search(self, vector: np.ndarray, k: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray]:
-        "Rows and exact cosine scores of the top-k for a vector (`Int8Index` on large indexes, else `cosine_topk`)."
+    def search(self, vector: np.ndarray, k: int = 10, exclude=None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        "Rows and cosine scores of the top-k for a vector: FAISS from `faiss_min_rows` products (unless `exact`), else exact (`Int8Index` on large indexes, else `cosine_topk`)."
+        if not exact and (ann := self.ann_index()) is not None: return ann.topk(vector, k, exclude)
         ix8 = self.int8_index()
         return ix8.topk(vector, k, exclude) if ix8 is not None else cosine_topk(self.vectors, vector, k, exclude)
 
@@ -440,6 +364,7 @@ class SimilarityIndex:
                      colours=np.zeros((len(e.ids), 3), np.float32) if e.colours is None else e.colours,
                      groups=np.asarray(self.groups, dtype=str), **meta)
         os.replace(tmp, path)
+        if self._ann: self._ann.save(path.with_name(path.name + '.faiss'))   # reloads without rebuilding
         return path
 
     @classmethod
@@ -450,7 +375,12 @@ class SimilarityIndex:
             meta = pd.DataFrame({'id': emb.ids} | {k[5:]: z[k].astype(object) for k in z.files if k.startswith('meta_')})
             groups = z['groups'] if 'groups' in z.files else None
         meta = meta.replace('', np.nan)
-        return cls(emb, meta, groups, embedder)
+        ix = cls(emb, meta, groups, embedder)
+        ann = Path(path).with_name(Path(path).name + '.faiss')
+        if ann.exists() and faiss_available():
+            fx = FaissIndex.load(ann)
+            if len(fx) == len(ix) and fx.params.get('dim') == ix.vectors.shape[1]: ix._ann = fx
+        return ix
 
 # %% ../nbs/04_recommender.ipynb #af698db9
 def _thumb(ax, path, title: str, colour: str = 'black', fontsize: int = 9):
@@ -664,107 +594,6 @@ def plot_outfits(index: SimilarityIndex, item_ids, title: str | None = None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_recommender.ipynb #dd833d34
-def _timed_queries(search: Callable, queries) -> tuple[list, np.ndarray]:
-    "Outputs and milliseconds of `search(q)`, one query at a time; a first, uncounted call warms up (pages data in, builds lazy parts)."
-    search(queries[0]); out, ts = [], []
-    for q in queries:
-        t0 = time.perf_counter(); out.append(search(q)); ts.append(time.perf_counter() - t0)
-    return out, np.array(ts)*1e3
-
-# %% ../nbs/04_recommender.ipynb #b3753d19
-def _ms_summary(ms: np.ndarray, prefix: str = '') -> dict:
-    "Median and p95 of query milliseconds, keyed `{prefix}query_ms_median` / `_p95`."
-    return {f'{prefix}query_ms_median': float(np.median(ms)), f'{prefix}query_ms_p95': float(np.percentile(ms, 95))}
-
-# %% ../nbs/04_recommender.ipynb #7ce2fc7b
-def query_latency(search: Callable, queries: np.ndarray, k: int = 10) -> dict:
-    "Median and p95 milliseconds of single-vector queries `search(q, k)` (e.g. `index.search`)."
-    ms = _timed_queries(lambda q: search(q, k), queries)[1]
-    return _ms_summary(ms) | {'queries': len(ms)}
-
-# %% ../nbs/04_recommender.ipynb #6c560a34
-def random_unit_vectors(n: int, dim: int, seed: int = 0, chunk: int = 4096) -> np.ndarray:
-    "An n x dim float32 matrix of random unit rows, made in chunks (no float64 copy of a large matrix)."
-    rng = np.random.default_rng(seed)
-    V = np.empty((n, dim), np.float32)
-    for s in range(0, n, chunk): V[s:s + chunk] = l2_normalize(rng.standard_normal((min(chunk, n - s), dim), dtype=np.float32))
-    return V
-
-# %% ../nbs/04_recommender.ipynb #4f68c78a
-def compare_search(V: np.ndarray, Q: np.ndarray, k: int = 10) -> dict:
-    "Float32 (`cosine_topk`) and int8-first-pass (`Int8Index`) search timed on the same queries, and whether their top-k scores agree."
-    # one method at a time: interleaved, their thread pools would fight
-    ref, f32 = _timed_queries(lambda q: cosine_topk(V, q, k)[1], Q)
-    res = _ms_summary(f32, 'float32_')
-    if not int8_search_available(): return res
-    with Timer() as t: ix8 = Int8Index.build(V)
-    got, i8 = _timed_queries(lambda q: (ix8.topk(q, k)[1], ix8.rescored), Q)
-    same = np.mean([len(g[0]) == len(r) and np.allclose(g[0], r, atol=1e-5) for g, r in zip(got, ref)])
-    return res | {'int8_build_s': t.seconds} | _ms_summary(i8, 'int8_') | {
-        'int8_speedup_median': float(np.median(f32)/np.median(i8)),
-        'int8_rescored_median': float(np.median([g[1] for g in got])), 'int8_same_topk': float(same)}
-
-# %% ../nbs/04_recommender.ipynb #38ca4486
-def synthetic_latency(n: int = 44000, dim: int = 2048, n_queries: int = 200, k: int = 10, seed: int = 0) -> dict:
-    "Query latency over an n x dim index of random unit vectors: float32 and int8-first-pass search side by side, same queries."
-    V = random_unit_vectors(n, dim, seed)
-    r = compare_search(V, random_unit_vectors(n_queries, dim, seed + 1), k)
-    best = 'int8' if 'int8_query_ms_median' in r else 'float32'     # what SimilarityIndex.search uses at this size
-    return ({'synthetic_index_shape': [n, dim], 'synthetic_index_mb': V.nbytes/2**20, 'synthetic_queries': n_queries,
-             'threads': _blas_threads()} | {f'synthetic_{key}': v for key, v in r.items()} |
-            {'synthetic_search': 'int8 first pass + exact float32 re-scoring' if best == 'int8' else 'float32 (cosine_topk)',
-             'synthetic_query_ms_median': r[f'{best}_query_ms_median'], 'synthetic_query_ms_p95': r[f'{best}_query_ms_p95']})
-
-# %% ../nbs/04_recommender.ipynb #0f5657ab
-def _blas_threads() -> int | None:
-    "Threads the BLAS behind NumPy uses, when threadpoolctl can tell."
-    try:
-        from threadpoolctl import threadpool_info
-        return max((i.get('num_threads') or 0 for i in threadpool_info() if i.get('user_api') == 'blas'), default=None)
-    except Exception: return None
-
-# %% ../nbs/04_recommender.ipynb #07123502
-@dataclass
-class ReducedIndex:
-    "Approximate top-k: a PCA-subspace first pass (`dims`-d, uncentred) and exact re-ranking of the best `candidates`."
-    vectors: np.ndarray     # (N, d) unit vectors, for the exact re-ranking
-    basis: np.ndarray       # (d, dims) orthonormal columns
-    reduced: np.ndarray     # (N, dims) = vectors @ basis
-
-    @classmethod
-    def fit(cls, vectors: np.ndarray, dims: int = 256, sample: int = 5000, seed: int = 0) -> 'ReducedIndex':
-        "Basis from the top eigenvectors of V^T V on a sample of rows."
-        rng = np.random.default_rng(seed)
-        S = vectors[np.sort(rng.choice(len(vectors), min(sample, len(vectors)), replace=False))].astype(np.float64)
-        if len(S) < S.shape[1]:   # fewer rows than dims: eigenvectors of the small n x n Gram matrix, mapped back
-            w, W = np.linalg.eigh(S @ S.T)
-            keep = np.argsort(w)[::-1][:dims]; keep = keep[w[keep] > 1e-10*w.max()]
-            U = (S.T @ W[:, keep]) / np.sqrt(w[keep])
-        else: U = np.linalg.eigh(S.T @ S)[1][:, ::-1]   # eigenvectors, largest first
-        B = np.ascontiguousarray(U[:, :min(dims, U.shape[1])], dtype=np.float32)
-        return cls(vectors, B, np.ascontiguousarray(vectors @ B))
-
-    def topk(self, query: np.ndarray, k: int, candidates: int | None = None, exclude=None) -> tuple[np.ndarray, np.ndarray]:
-        "Row indices and exact cosine scores of the approximate top-k (best first)."
-        q = _unit_query(query)
-        ci, _ = cosine_topk(self.reduced, q @ self.basis, candidates or max(20*k, 200), exclude)
-        s = self.vectors[ci] @ q
-        o = np.argsort(-s, kind='stable')[:k]
-        return ci[o], s[o].astype(np.float32)
-
-# %% ../nbs/04_recommender.ipynb #cf85be85
-def recall_at_k(vectors: np.ndarray, approx: ReducedIndex, queries: np.ndarray, k: int = 10) -> float:
-    "Mean share of the exact top-k that the approximate search returns."
-    return float(np.mean([len(set(cosine_topk(vectors, q, k)[0]) & set(approx.topk(q, k)[0]))/k for q in queries]))
-
-# %% ../nbs/04_recommender.ipynb #f7d05643
-def approx_latency(vectors: np.ndarray, queries: np.ndarray, k: int = 10, dims: int = 256) -> dict:
-    "Median/p95 ms of `ReducedIndex.topk` and its recall@k against exact search (queries: up to 200 used)."
-    r = ReducedIndex.fit(vectors, dims); queries = queries[:200]
-    ms = _timed_queries(lambda q: r.topk(q, k), queries)[1]
-    return {'approx_dims': r.basis.shape[1]} | _ms_summary(ms, 'approx_') | {'approx_recall_at_k': recall_at_k(vectors, r, queries[:50], k)}
-
 # %% ../nbs/04_recommender.ipynb #9e228529
 def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lite0', pretrained: bool | None = None, k: int = 10,
                     json_path=None, size: int | None = None, batch_size: int = 32, num_workers: int = 0,
@@ -774,7 +603,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
     "Build an index on `data`, query it with `test_data`'s products (or `data`'s test split); print and return quality and speed."
     import torch
     if threads: torch.set_num_threads(threads)
-    seed_everything(seed)
+    seed_everything(seed); progress = progress and init_distributed().is_rank0
     cat = load_catalog(require_dataset(data), progress=progress)
     items = (cat.items.head(limit) if limit else cat.items).reset_index(drop=True)
     emb = make_embedder(backbone, pretrained, size, seed)
@@ -793,6 +622,8 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
         meta = items[['id'] + [c for c in META_COLUMNS if c in items]]
         index = SimilarityIndex(all_emb.subset(~is_q), meta[~is_q], groups[~is_q], emb)
         q_emb, q_items, q_groups, q_build = all_emb.subset(is_q), items[is_q].reset_index(drop=True), groups[is_q], {}
+    finish_distributed()   # under torchrun: the ranks shared the embedding; rank 0 alone measures and prints
+    if not is_rank0(): return {}
     if save_index: index.save(save_index)
     summary, _ = retrieval_metrics(index, q_emb.vectors, q_items, k, q_groups)
     lat = query_latency(index.search, q_emb.vectors[:latency_queries], k) if len(q_emb) else {}
@@ -824,6 +655,36 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
             res |= {f'synthetic_{key}': v for key, v in a.items()}
     return print_bench('bench recommend', res, json_path)
 
+# %% ../nbs/04_recommender.ipynb #5e187daa
+def bench_recommend_scale(data=None, backbone: str = 'resnet50', pretrained: bool = False, size: int | None = None,
+                          embeddings=None, sizes=SCALE_SIZES, dim: int = 512, backends=('float32', 'int8', 'faiss-ivf'),
+                          k: int = 10, n_queries: int = 200, target_recall: float = 0.95, jitter: float = 0.3,
+                          threads: int | None = None, limit: int | None = None, cache_dir=None, batch_size: int = 32,
+                          num_workers: int = 0, seed: int = 0, json_path=None, progress: bool = True) -> dict:
+    "Search backends at large-catalog sizes on synthetic and real-embedding catalogs; print a table and the crossover, write JSON."
+    import resource
+    from fashion_research.search import _blas_threads
+    if threads:
+        import torch; torch.set_num_threads(threads)
+    if embeddings: e = load_embeddings(embeddings); src = f"{embeddings}"
+    else:
+        cat = load_catalog(require_dataset(data), progress=progress)
+        items = (cat.items.head(limit) if limit else cat.items).reset_index(drop=True)
+        emb = make_embedder(backbone, pretrained, size, seed)
+        e = build_embeddings(items, emb, embeddings_cache_path(cache_dir, emb) if cache_dir else None,
+                             batch_size=batch_size, num_workers=num_workers, progress=progress); src = str(cat.root)
+    label = f"{len(e):,} real vectors ({e.model}, weights: {e.weights}) from {src}"
+    load0 = os.getloadavg()
+    if progress: print(f"scale benchmark: real catalog from {label}; load average {load0[0]:.2f}", flush=True)
+    rows = scale_benchmark(sizes, dim, e.vectors, label, backends, k, n_queries, target_recall, jitter, threads, seed, progress)
+    res = {'real_source': label, 'dim': dim, 'k': k, 'queries': n_queries, 'target_recall': target_recall, 'jitter': jitter,
+           'threads': threads, 'blas_threads': _blas_threads(), 'load_avg_start': load0[0], 'load_avg_end': os.getloadavg()[0],
+           'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, 'faiss_min_rows': FAISS_MIN_ROWS,
+           'crossover': scale_crossover(rows, k, target_recall), 'rows': rows}
+    import pandas as pd
+    print(markdown_table(pd.DataFrame(rows).drop(columns=['queries']).round(4)))
+    return print_bench('bench recommend --scale', res, json_path)
+
 # %% ../nbs/04_recommender.ipynb #d5a583b6
 def _recommend_cmd(a) -> None:
     "`fashion-research recommend`: print the top-k for a product id or an image file."
@@ -838,9 +699,11 @@ def _index_cmd(a) -> None:
     "`fashion-research recommend-index`: embed a dataset folder and save the index."
     cat = load_catalog(require_dataset(a.data))
     items = cat.items.head(a.limit) if a.limit else cat.items
+    init_distributed()   # under torchrun the ranks share the embedding; rank 0 writes the index
     ix = SimilarityIndex.build(items, make_embedder(a.backbone, a.pretrained, a.size, a.seed), a.cache,
                                batch_size=a.batch_size, num_workers=a.workers)
-    print(f"{ix!r} -> {ix.save(a.out)}")
+    finish_distributed()
+    if is_rank0(): print(f"{ix!r} -> {ix.save(a.out)}")
 
 # %% ../nbs/04_recommender.ipynb #8aeb228f
 def register_cli(commands, bench) -> None:
@@ -881,3 +744,19 @@ def register_cli(commands, bench) -> None:
                                                   a.batch_size, a.workers, a.cache, a.limit, a.synthetic_n,
                                                   save_index=a.save_index, seed=a.seed, threads=a.threads,
                                                   approx_dims=a.approx_dims, split_by=a.split))
+    # --scale: the large-catalog search benchmark instead (03a's scale_benchmark)
+    b.add_argument('--scale', action='store_true', help='benchmark search backends at large catalog sizes instead (default: off)')
+    b.add_argument('--scale-sizes', default=','.join(map(str, SCALE_SIZES)), help='comma-separated catalog sizes (default: %(default)s)')
+    b.add_argument('--scale-dim', type=int, default=512, help='vector dimension; real embeddings are PCA-projected to it (default: 512)')
+    b.add_argument('--scale-backends', default='float32,int8,faiss-ivf',
+                   help=f"comma-separated, from {','.join(SCALE_BACKENDS)} (default: %(default)s)")
+    b.add_argument('--scale-embeddings', default=None, metavar='NPZ',
+                   help='real embeddings .npz (an embeddings cache or saved index); default: embed --data with --backbone')
+    b.add_argument('--scale-queries', type=int, default=200, help='queries per catalog (default: 200)')
+    b.add_argument('--scale-jitter', type=float, default=0.3, help='noise norm added to each real vector copy (default: 0.3)')
+    b.add_argument('--target-recall', type=float, default=0.95, help='recall@k FAISS is calibrated to (default: 0.95)')
+    _plain = b.get_default('func')
+    b.set_defaults(func=lambda a: bench_recommend_scale(
+        a.data, a.backbone, a.pretrained, a.size, a.scale_embeddings, [int(s) for s in a.scale_sizes.split(',')], a.scale_dim,
+        a.scale_backends.split(','), a.k, a.scale_queries, a.target_recall, a.scale_jitter, a.threads, a.limit, a.cache,
+        a.batch_size, a.workers, a.seed, a.json) if a.scale else _plain(a))

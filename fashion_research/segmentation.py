@@ -398,13 +398,19 @@ def train_unet(train_pairs: pd.DataFrame, labels: dict, val_pairs: pd.DataFrame 
     False/'' = none). `checkpoint`: save the final model there with `save_unet`."""
     from tqdm.auto import tqdm
     seed_everything(seed); dev = pick_device(device)
+    dinfo = init_distributed(); progress = progress and dinfo.is_rank0   # torchrun: DDP over the ranks (00_core, 03's `_fit`)
+    if dinfo.distributed: dev = dist_device()
     aug = _aug_set(augment)
     ds = SegSet(train_pairs, labels, size, target, train=aug, seed=seed, progress=progress)
     vs = SegSet(val_pairs, labels, size, target, train=False, progress=progress) if val_pairs is not None and len(val_pairs) else None
-    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=len(ds) > batch_size, num_workers=0,
+    per_rank = max(1, batch_size//dinfo.world_size)   # `batch_size` is the global batch
+    sampler = torch.utils.data.DistributedSampler(ds, dinfo.world_size, dinfo.rank, seed=seed) if dinfo.distributed else None
+    dl = torch.utils.data.DataLoader(ds, batch_size=per_rank, shuffle=sampler is None, sampler=sampler, num_workers=0,
+                                     drop_last=(len(sampler) if sampler else len(ds)) > per_rank,
                                      generator=torch.Generator().manual_seed(seed))
     model = UNet(pretrained_encoder, size=size, target=target, encoder=encoder).to(dev)
-    gen = torch.Generator().manual_seed(seed)
+    net = wrap_ddp(model)
+    gen = torch.Generator().manual_seed(seed + dinfo.rank)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     budget = max_minutes * 60 if max_minutes else None
     total, step, hist, stopped = epochs * len(dl), 0, [], 'epochs'
@@ -412,25 +418,30 @@ def train_unet(train_pairs: pd.DataFrame, labels: dict, val_pairs: pd.DataFrame 
     bar = tqdm(range(epochs), desc='train unet', disable=not progress)
     for ep in bar:
         model.train(); losses = []; te = time.perf_counter()
+        if sampler is not None: sampler.set_epoch(ep)
         for x, y in dl:
             el = time.perf_counter() - t0
+            if budget and dinfo.distributed: el = reduce_across_ranks([el], 'max')[0]   # one clock: the same lr and stop on every rank
             if budget and el >= budget: stopped = 'time'; break
             frac = max(step / total, el / budget if budget else 0.0)
             for g in opt.param_groups: g['lr'] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
             x, y = (colour_jitter(x, gen=gen) if 'colour' in aug else x).to(dev), y.to(dev)
-            loss = dice_bce_loss(model(x), y)
+            loss = dice_bce_loss(net(x), y)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             losses.append(loss.item()); step += 1
         if not losses: break
-        rec = {'epoch': ep + 1, 'loss': float(np.mean(losses)), 'lr': opt.param_groups[0]['lr'], 'seconds': time.perf_counter() - te,
+        average_tensors_(batchnorm_stats(model))   # DDP: each rank's BatchNorm statistics moved with its own batches
+        loss_sum, n_batches = reduce_across_ranks([sum(losses), len(losses)])
+        rec = {'epoch': ep + 1, 'loss': loss_sum/n_batches, 'lr': opt.param_groups[0]['lr'], 'seconds': time.perf_counter() - te,
                'batches': len(losses)}
-        if vs is not None:
-            model.eval(); ious = []
+        if vs is not None:   # each rank scores its block of the validation set; the sums are reduced
+            model.eval(); ious = []; lo, hi = shard_bounds(len(vs))
             with torch.inference_mode():
-                for i in range(0, len(vs), 32):
-                    xb, yb = map(torch.stack, zip(*[vs[j] for j in range(i, min(len(vs), i + 32))]))
+                for i in range(lo, hi, 32):
+                    xb, yb = map(torch.stack, zip(*[vs[j] for j in range(i, min(hi, i + 32))]))
                     ious += _batch_iou(model(xb.to(dev)), yb)
-            rec['val_iou'] = float(np.mean(ious))
+            iou_sum, n_iou = reduce_across_ranks([sum(ious), len(ious)])
+            rec['val_iou'] = iou_sum/n_iou
         hist.append(rec); bar.set_postfix({k: round(v, 4) for k, v in rec.items() if k in ('loss', 'val_iou')})
         if stopped == 'time': break
     model.eval()
@@ -438,7 +449,8 @@ def train_unet(train_pairs: pd.DataFrame, labels: dict, val_pairs: pd.DataFrame 
                'stopped_by': stopped, 'target': target, 'size': list(size), 'batch_size': batch_size, 'lr': lr,
                'augment': ','.join(sorted(aug)), 'epochs_requested': epochs, 'max_minutes': max_minutes, 'device': str(dev),
                'encoder_weights': model.config['encoder_weights'], 'encoder': encoder, 'torch_threads': torch.get_num_threads()}
-    if checkpoint: save_unet(model, checkpoint, history)
+    history |= {'world_size': dinfo.world_size, 'global_batch_size': per_rank*dinfo.world_size}
+    if checkpoint and dinfo.is_rank0: save_unet(model, checkpoint, history)
     return model, history
 
 # %% ../nbs/05_segmentation.ipynb #799e12b9
@@ -508,6 +520,8 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
         res.update(n_train=hist['n_train'], train_s=hist['train_s'], epochs_run=len(hist['epochs']), stopped_by=hist['stopped_by'],
                    final_loss=hist['epochs'][-1]['loss'] if hist['epochs'] else None, size=list(size),
                    encoder_weights=hist['encoder_weights'], augment=hist['augment'], batch_size=batch_size, lr=lr)
+        finish_distributed()   # under torchrun the ranks trained together (train_unet); rank 0 alone saves, scores and prints
+        if not is_rank0(): return {}
         if save: res['checkpoint_saved'] = str(save_unet(net, save, hist | {'data': str(root), 'test_frac': test_frac, 'seed': seed}))
         dev = pick_device(device)
         seg = Segmenter(f'unet_{encoder}', f"trained here on {hist['n_train']} pairs of {root} (encoder {hist['encoder_weights']})",
