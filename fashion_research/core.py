@@ -4,18 +4,21 @@
 
 # %% ../nbs/00_core.ipynb #ae7c37a6
 from __future__ import annotations
-import os, io, json, time, random, hashlib, math, contextlib, datetime
+import os, io, re, json, time, random, hashlib, math, contextlib, datetime, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from . import __version__
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'project_root', 'sample_data_dir', 'resolve_data_dir', 'report_dir',
-           'seed_everything', 'pick_device', 'WeightsUnavailableError', 'weights_label', 'build_pretrained',
-           'ImageReadError', 'load_image', 'resize_long_side', 'file_sha1', 'Timer', 'StageTimer', 'to_jsonable',
-           'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench']
+__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'project_root',
+           'sample_data_dir', 'resolve_data_dir', 'report_dir', 'seed_everything', 'pick_device',
+           'WeightsUnavailableError', 'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format',
+           'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side',
+           'file_sha1', 'file_sha256', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json',
+           'markdown_table', 'save_figure', 'save_table', 'print_bench']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -99,12 +102,94 @@ def build_pretrained(builder, weights, **kwargs):
             f"  - or copy {fname} there yourself, or point $TORCH_HOME at a folder holding hub/checkpoints/{fname};\n"
             f"  - or train without them (pretrained=False) or pass a local checkpoint file.") from None
 
+# %% ../nbs/00_core.ipynb #d52b0f4c
+class CheckpointError(ValueError):
+    "A model file that is not a checkpoint of the expected kind and version; the message names the file and what it holds."
+
+CHECKPOINT_HINTS = {   # kind -> how to make one, and the command that takes it
+    'classifier': ('`fashion-research bench classify --data DIR --save PATH` writes one', '`fashion-research classify --model PATH`'),
+    'unet': ('`fashion-research bench segment --data DIR --model unet --save PATH` writes one', '`fashion-research segment --model unet --checkpoint PATH`'),
+}
+_FORMAT_RE = re.compile(r'^fashion[-_]research[-.](?P<kind>[a-z0-9_]+)/(?P<version>\d+)$')
+
+# %% ../nbs/00_core.ipynb #b563eeb5
+def checkpoint_format(obj) -> tuple[str, int] | None:
+    "(kind, version) from a loaded checkpoint's `format` tag, or None when it carries no fashion-research tag."
+    fmt = obj.get('format') if isinstance(obj, dict) else None
+    m = _FORMAT_RE.match(fmt) if isinstance(fmt, str) else None
+    return (m['kind'], int(m['version'])) if m else None
+
+# %% ../nbs/00_core.ipynb #20fc1c00
+def _sniff(path: Path) -> str:
+    "What a file that torch cannot load looks like, from its first bytes."
+    with open(path, 'rb') as f: head = f.read(64)
+    if not head: return 'an empty file (0 bytes)'
+    if head.startswith(b'\x89PNG'): return 'a PNG image'
+    if head.startswith(b'\xff\xd8'): return 'a JPEG image'
+    if head[4:8] == b'TFL3': return 'a TFLite model'
+    if head.startswith(b'PK'): return 'a zip archive that is not a torch file'
+    if head.startswith(b'\x93NUMPY'): return 'a NumPy array file'
+    try: text = head.decode('utf-8')
+    except UnicodeDecodeError: return 'binary data that is not a torch file'
+    return f"a text file (starting {text.splitlines()[0][:30]!r})" if text.strip() else 'a text file of blanks'
+
+def _holds(obj) -> str:
+    "What a loaded torch file holds, in words."
+    fmt = checkpoint_format(obj)
+    if fmt: return f"a fashion-research {fmt[0]} checkpoint (format version {fmt[1]})"
+    if isinstance(obj, dict) and obj and all(hasattr(v, 'shape') for v in obj.values()):
+        return f"a bare state_dict of {len(obj)} tensors (first key {next(iter(obj))!r}), such as torchvision or timm weights"
+    if isinstance(obj, dict): return f"a dict with keys {sorted(map(str, obj))[:6]} and no fashion-research format tag"
+    return f"a {type(obj).__name__}"
+
+# %% ../nbs/00_core.ipynb #2f8c68a0
+def read_checkpoint(path: str | os.PathLike, kind: str, version: int = 1) -> dict:
+    "Load a checkpoint file of `kind` and format `version` (weights only); `CheckpointError` naming the file and what it holds otherwise."
+    path = Path(path)
+    make, use = CHECKPOINT_HINTS.get(kind, (f'save a {kind} with this library', 'the matching command'))
+    if not path.exists(): raise FileNotFoundError(f"no {kind} checkpoint at {path} ({make})")
+    if path.is_dir(): raise CheckpointError(f"{path} is a folder, not a {kind} checkpoint file ({make})")
+    import torch
+    try: ck = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        holds = ('a pickled Python object, not plain tensors (a whole model saved with torch.save(model)?); '
+                 'it is not unpickled, since that could run code') if 'weights only' in str(e).lower() else _sniff(path)
+        raise CheckpointError(f"{path} is not a fashion-research {kind} checkpoint: it holds {holds}. {make[0].upper() + make[1:]}.") from None
+    fmt = checkpoint_format(ck)
+    if fmt is None:
+        raise CheckpointError(f"{path} is not a fashion-research {kind} checkpoint: it holds {_holds(ck)}. {make[0].upper() + make[1:]}.")
+    if fmt[0] != kind:
+        other = CHECKPOINT_HINTS.get(fmt[0], ('', 'the command for that kind'))[1]
+        raise CheckpointError(f"{path} holds a fashion-research {fmt[0]} checkpoint, not a {kind} one: pass it to {other}.")
+    if fmt[1] != version:
+        raise CheckpointError(f"{path} holds a {kind} checkpoint of format version {fmt[1]}, which this library "
+                              f"(fashion_research {__version__}, format version {version}) cannot read: "
+                              f"use the fashion-research version that wrote it, or {make}.")
+    return ck
+
 # %% ../nbs/00_core.ipynb #de9824d9
 class ImageReadError(OSError):
     "An image file that cannot be read; the message names the file and the reason."
     def __init__(self, path, reason: str):
         self.path, self.reason = Path(path), reason
         super().__init__(f"cannot read image {path}: {reason}")
+
+# %% ../nbs/00_core.ipynb #6fc1b42a
+MAX_PIXELS_ENV = 'FASHION_MAX_PIXELS'
+DEFAULT_MAX_PIXELS = 100_000_000
+
+def pixel_limit() -> int:
+    "The largest image (width x height) `load_image` decodes: `$FASHION_MAX_PIXELS`, else 100 million."
+    v = os.environ.get(MAX_PIXELS_ENV, '').replace('_', '').replace(',', '').strip()
+    if not v: return DEFAULT_MAX_PIXELS
+    if not v.isdigit() or int(v) <= 0: raise ValueError(f"${MAX_PIXELS_ENV} must be a positive whole number of pixels, not {os.environ[MAX_PIXELS_ENV]!r}")
+    return int(v)
+
+def check_pixels(path, size: tuple[int, int]) -> None:
+    "Raise `ImageReadError` when an image of `size` (w, h) is over `pixel_limit()`."
+    w, h = size; limit = pixel_limit()
+    if w*h > limit:
+        raise ImageReadError(path, f"{w}x{h} = {w*h:,} pixels, over the limit of {limit:,} (set ${MAX_PIXELS_ENV} to allow more)")
 
 # %% ../nbs/00_core.ipynb #52621e02
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -124,13 +209,23 @@ def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = Non
     "Read any image file as PIL RGB, EXIF-rotated; optionally resized to `size` (int = square, or (w, h))."
     path = Path(path)
     if not path.exists(): raise ImageReadError(path, 'file not found')
+    if path.is_dir(): raise ImageReadError(path, 'a folder, not an image file')
     if path.stat().st_size == 0: raise ImageReadError(path, 'empty file (0 bytes)')
+    limit = pixel_limit()
+    if Image.MAX_IMAGE_PIXELS and limit > Image.MAX_IMAGE_PIXELS: Image.MAX_IMAGE_PIXELS = limit   # Pillow's bomb check follows ours
     try:
-        with Image.open(path) as im:
-            if size and im.format == 'JPEG': im.draft('RGB', (size, size) if isinstance(size, int) else tuple(size))
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            im = _to_rgb(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                check_pixels(path, im.size)   # from the header, before decoding
+                if size and im.format == 'JPEG': im.draft('RGB', (size, size) if isinstance(size, int) else tuple(size))
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                im = _to_rgb(im)
+    except ImageReadError: raise
+    except Image.DecompressionBombError as e:
+        n = re.search(r'\((\d+) pixels\)', str(e))
+        raise ImageReadError(path, f"{int(n[1]):,} pixels, over the limit of {limit:,} (set ${MAX_PIXELS_ENV} to allow more)" if n else str(e)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(path, f"{type(e).__name__}: {e}") from None
     if size: im = im.resize((size, size) if isinstance(size, int) else tuple(size), Image.BILINEAR)
@@ -145,12 +240,19 @@ def resize_long_side(im: Image.Image, size: int | None, resample=Image.BILINEAR)
     return im if (nw, nh) == (w, h) else im.resize((nw, nh), resample)
 
 # %% ../nbs/00_core.ipynb #f5185a6a
-def file_sha1(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    "SHA-1 of a file's bytes (used to find byte-identical images and to fingerprint data)."
-    h = hashlib.sha1()
+def _file_hash(path: str | os.PathLike, algo: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.new(algo)
     with open(path, 'rb') as f:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
+
+def file_sha1(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    "SHA-1 of a file's bytes (used to find byte-identical images and to fingerprint data)."
+    return _file_hash(path, 'sha1', chunk)
+
+def file_sha256(path: str | os.PathLike) -> str:
+    "SHA-256 of a file's bytes (used to check model files shipped in packages)."
+    return _file_hash(path, 'sha256')
 
 # %% ../nbs/00_core.ipynb #685023e3
 class Timer:
@@ -184,11 +286,25 @@ def to_jsonable(o: Any) -> Any:
     if isinstance(o, (datetime.date, datetime.datetime)): return o.isoformat()
     return o
 
+# %% ../nbs/00_core.ipynb #ad255a41
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = 'w', **kwargs):
+    "Open a temporary file beside `path`; on success it replaces `path` in one rename, on error it is removed and `path` is untouched."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f: yield f
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        raise
+
 # %% ../nbs/00_core.ipynb #313699b4
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
-    "Write `obj` as indented JSON (NumPy types converted), creating parent folders."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(obj), indent=2))
+    "Write `obj` as indented JSON (NumPy types converted), creating parent folders; atomically (see `atomic_write`)."
+    path = Path(path); text = json.dumps(to_jsonable(obj), indent=2)
+    with atomic_write(path) as f: f.write(text)
     return path
 
 # %% ../nbs/00_core.ipynb #3279589b

@@ -13,10 +13,11 @@ from PIL import Image, ImageDraw, ImageFilter
 from .core import *
 
 # %% auto #0
-__all__ = ['STYLE_COLUMNS', 'STUDY_CLASSES', 'SAMPLE_ARTICLES', 'SAMPLE_COLOURS', 'SEG_LABELS', 'SEG_LABELS_INV',
-           'NON_CLOTHING_LABELS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DataNotFoundError', 'read_styles', 'Catalog',
-           'require_dataset', 'load_catalog', 'draw_product', 'draw_person', 'write_seg_set', 'make_sample_data',
-           'ensure_data', 'image_groups', 'split_catalog', 'image_transform', 'ImageDataset', 'make_loader',
+__all__ = ['STYLE_COLUMNS', 'STUDY_CLASSES', 'require_dataset', 'SAMPLE_ARTICLES', 'SAMPLE_COLOURS', 'SEG_LABELS',
+           'SEG_LABELS_INV', 'NON_CLOTHING_LABELS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DataNotFoundError',
+           'DataContractError', 'check_styles_header', 'read_styles', 'Catalog', 'validate_dataset', 'load_catalog',
+           'draw_product', 'draw_person', 'write_seg_set', 'make_sample_data', 'ensure_data', 'image_groups',
+           'split_catalog', 'image_transform', 'ImageDataset', 'make_loader', 'validate_seg_dataset',
            'read_seg_dataset', 'binary_mask', 'bench_data', 'register_cli']
 
 # %% ../nbs/01_data.ipynb #60b7e8a2
@@ -32,6 +33,51 @@ def _missing_data_message(what: Path) -> str:
     return (f"{what} not found. A dataset folder holds styles.csv and images/<id>.jpg (Kaggle layout).\n"
             f"  - Real data: download {KAGGLE_URL} and pass its folder with --data DIR (or set ${DATA_ENV}).\n"
             f"  - Offline: `fashion-research sample-data` writes the embedded sample dataset to {sample_data_dir()}.")
+
+# %% ../nbs/01_data.ipynb #63681064
+class DataContractError(ValueError):
+    "A dataset folder that breaks the data contract; the message names the file, what is wrong and what to do."
+
+_DELIMITERS = {',': 'commas', ';': 'semicolons', '\t': 'tabs', '|': 'vertical bars'}
+
+def _guess_delimiter(line: str) -> str:
+    "The most frequent of , ; tab | in a header line (a comma on ties or when none occurs)."
+    counts = {d: line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == ','))
+    return best if counts[best] else ','
+
+def _text_problem(raw: bytes) -> str | None:
+    "Why the first bytes of a file are not CSV text, else None."
+    nul = raw.find(bytes(1))
+    if nul >= 0: return f"it holds binary data (a NUL byte at offset {nul})"
+    text = raw.decode('utf-8', errors='replace')
+    bad = sum(ch == '\ufffd' or (ord(ch) < 32 and ch not in '\t\r\n') for ch in text)
+    return f"it is not UTF-8 text ({bad} undecodable or control characters in its first {len(raw):,} bytes)" if bad > max(2, len(text)//100) else None
+
+# %% ../nbs/01_data.ipynb #949ef329
+def check_styles_header(path: str | os.PathLike) -> list[str]:
+    "The header of a `styles.csv` that is non-empty text with every column in `STYLE_COLUMNS`; `DataContractError` saying what is wrong otherwise."
+    path = Path(path)
+    if not path.exists(): raise DataNotFoundError(_missing_data_message(path))
+    if path.is_dir(): raise DataContractError(f"{path} is a folder: styles.csv must be a CSV file")
+    with open(path, 'rb') as f: raw = f.read(1 << 16)
+    need = f"a header line `{','.join(STYLE_COLUMNS)}` and one row per product (Kaggle's styles.csv, {KAGGLE_URL})"
+    if not raw.strip(): raise DataContractError(f"{path} is empty ({len(raw)} bytes): it needs {need}")
+    if why := _text_problem(raw): raise DataContractError(f"{path} is not a CSV text file: {why}. It needs {need}")
+    first = raw.decode('utf-8', errors='replace').lstrip('\ufeff').splitlines()[0]
+    delim = _guess_delimiter(first)
+    fields = [h.strip().strip('"') for h in next(csv.reader([first], delimiter=delim))]
+    missing = [c for c in STYLE_COLUMNS if c not in fields]
+    if delim != ',':
+        fix = (f"python -c \"import pandas as pd; pd.read_csv('{path}', sep={delim!r}, dtype=str, keep_default_na=False)"
+               f".to_csv('{path}', index=False)\"")
+        found = f"its header splits on {_DELIMITERS[delim]} into {len(fields)} columns" + (f", missing {', '.join(missing)}" if missing else '')
+        raise DataContractError(f"{path} looks delimited by {_DELIMITERS[delim]} ({delim!r}), not commas: {found}. "
+                                f"Save it with commas, e.g.: {fix}")
+    if missing:
+        raise DataContractError(f"{path} lacks the required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                f"(found: {', '.join(fields) or 'no column names'}). It needs {need}")
+    return fields
 
 # %% ../nbs/01_data.ipynb #9119944f
 def _repair_lines(lines: list[str], n: int, name_i: int) -> tuple[list[str], list, list, list]:
@@ -73,10 +119,12 @@ def read_styles(path: str | os.PathLike) -> pd.DataFrame:
     """Read every row of `styles.csv` (or a folder holding it), repairing unquoted commas in `productDisplayName`.
 
     `df.attrs['read_report']` records `n_rows`, `repaired_ids` (extra commas joined back into the name),
-    `padded_ids` (short rows filled with missing values) and `skipped` (line, reason) for rows without an integer id."""
+    `padded_ids` (short rows filled with missing values), `skipped` (line, reason) for rows without an integer id, and
+    `duplicate_ids` (ids on more than one row: the first row is kept). A file without the required header raises
+    `DataContractError` (see `check_styles_header`)."""
     path = Path(path)
     if path.is_dir(): path = path/'styles.csv'
-    if not path.exists(): raise DataNotFoundError(_missing_data_message(path))
+    check_styles_header(path)
     text = path.read_text(encoding='utf-8', errors='replace')
     first, _, body = text.partition('\n')
     header = [h.strip() for h in next(csv.reader([first]))]
@@ -88,9 +136,13 @@ def read_styles(path: str | os.PathLike) -> pd.DataFrame:
     csv_text = ','.join(header) + '\n' + '\n'.join(lines)
     df = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=True) if lines else pd.DataFrame(columns=header)
     df['id'] = df['id'].astype('int64')
+    dup = df['id'].duplicated()
+    duplicate_ids = sorted(set(df.loc[dup, 'id'].tolist()))
+    if dup.any(): df = df[~dup].reset_index(drop=True)
     if 'year' in df: df['year'] = pd.to_numeric(df['year'], errors='coerce').astype('Int64')
     as_int = lambda ids: [int(i) for i in ids if str(i).strip().lstrip('-').isdigit()]
-    df.attrs['read_report'] = {'n_rows': len(df), 'repaired_ids': as_int(repaired), 'padded_ids': as_int(padded), 'skipped': skipped}
+    df.attrs['read_report'] = {'n_rows': len(df), 'repaired_ids': as_int(repaired), 'padded_ids': as_int(padded), 'skipped': skipped,
+                              'duplicate_ids': duplicate_ids, 'duplicate_rows': int(dup.sum())}
     return df
 
 # %% ../nbs/01_data.ipynb #30313a0f
@@ -109,7 +161,7 @@ class Catalog:
         rep = self.styles.attrs.get('read_report', {})
         return {'root': str(self.root), 'rows_read': len(self.styles), 'rows_with_image': len(self.items),
                 'rows_repaired': len(rep.get('repaired_ids', [])), 'rows_padded': len(rep.get('padded_ids', [])),
-                'lines_skipped': rep.get('skipped', []),
+                'lines_skipped': rep.get('skipped', []), 'duplicate_ids': rep.get('duplicate_ids', []),
                 'missing_images': len(self.missing_images), 'missing_image_ids': self.missing_images[:50],
                 'unreadable_images': self.unreadable, 'fingerprint': self.fingerprint}
 
@@ -119,27 +171,39 @@ def _header_ok(path: Path, decode: bool) -> str | None:
     try:
         if path.stat().st_size == 0: return 'empty file (0 bytes)'
         with Image.open(path) as im:
+            check_pixels(path, im.size)
             if decode: im.load()
         return None
+    except ImageReadError as e: return e.reason
     except Exception as e: return f"{type(e).__name__}: {e}"
 
 # %% ../nbs/01_data.ipynb #cf9abcb9
-def require_dataset(root: str | os.PathLike | None) -> Path:
-    "The dataset folder resolved by `resolve_data_dir`; raises `DataNotFoundError` (with how to get data) if unusable."
+def validate_dataset(root: str | os.PathLike | None) -> Path:
+    "The dataset folder resolved by `resolve_data_dir`, checked at the door: folder, `styles.csv` (text, header) and `images/`."
     root = resolve_data_dir(root)
     if not root.is_dir(): raise DataNotFoundError(_missing_data_message(root))
-    if not (root/'styles.csv').exists(): raise DataNotFoundError(_missing_data_message(root/'styles.csv'))
+    check_styles_header(root/'styles.csv')
+    img = root/'images'
+    if not img.is_dir():
+        raise DataContractError(f"{img} not found: a dataset folder holds styles.csv and the photos as images/<id>.jpg "
+                                f"(Kaggle layout). Put the photos there, or pass the folder that holds both with --data DIR")
     return root
+
+require_dataset = validate_dataset   # the name the capability modules call
 
 # %% ../nbs/01_data.ipynb #47e89946
 def load_catalog(root: str | os.PathLike | None = None, decode: bool = False, progress: bool = True) -> Catalog:
-    "Read `root/styles.csv` and keep rows whose `images/<id>.jpg` opens (`decode=True` decodes every pixel)."
+    "Validate `root`, read its `styles.csv` and keep rows whose `images/<id>.jpg` opens (`decode=True` decodes every pixel)."
     from tqdm.auto import tqdm
-    root = require_dataset(root)
+    root = validate_dataset(root)
     styles = read_styles(root/'styles.csv')
     img_dir = root/'images'
     present = {e.name: e.stat().st_size for e in os.scandir(img_dir)} if img_dir.is_dir() else {}
     ids = styles['id'].tolist()
+    if not ids:
+        why = '; '.join(f"line {ln}: {r}" for ln, r in styles.attrs['read_report']['skipped'][:3])
+        raise DataContractError(f"{root/'styles.csv'} has a header but no row with an integer id" + (f" ({why})" if why else '')
+                                + ": each row describes one product, its id first")
     has_file = [f'{i}.jpg' in present for i in ids]
     missing = [int(i) for i, h in zip(ids, has_file) if not h]
     unreadable = {}
@@ -147,6 +211,11 @@ def load_catalog(root: str | os.PathLike | None = None, decode: bool = False, pr
         why = _header_ok(img_dir/f'{i}.jpg', decode)
         if why: unreadable[int(i)] = why
     keep = [h and int(i) not in unreadable for i, h in zip(ids, has_file)]
+    if not any(keep):
+        found = sorted(present)[:3]
+        raise DataContractError(f"none of the {len(ids):,} products in {root/'styles.csv'} has a readable photo {img_dir}/<id>.jpg "
+                                f"({len(present):,} files there" + (f", e.g. {', '.join(found)}" if found else '') + f"; {len(unreadable)} unreadable)."
+                                " Photos must be named by the product id, like images/15970.jpg")
     items = styles[np.array(keep, dtype=bool)].drop_duplicates('id').reset_index(drop=True)
     items['image_path'] = [str(img_dir/f'{i}.jpg') for i in items['id']]
     h = hashlib.sha1(file_sha1(root/'styles.csv').encode())
@@ -379,17 +448,27 @@ def image_groups(paths) -> pd.Series:
 
 # %% ../nbs/01_data.ipynb #ba3ffd32
 def split_catalog(items: pd.DataFrame, by: str = 'masterCategory', val: float = 0.15, test: float = 0.15,
-                  seed: int = 0) -> pd.Series:
-    "A 'train'/'val'/'test' label per row, stratified by `by`, keeping byte-identical images on one side."
+                  seed: int = 0, by_id: bool = False) -> pd.Series:
+    """A 'train'/'val'/'test' label per row, stratified by `by`, keeping byte-identical images on one side.
+
+    `by_id=True`: the newest products (the highest ids, a `test` share of them) are the test set, so a model is judged
+    on products it has not seen the like of; the older ones split into train/val at random, stratified."""
     rng = np.random.default_rng(seed)
     groups = image_groups(items['image_path']).to_numpy()
     strata = items[by].astype(str).fillna('<NA>').to_numpy() if by else np.zeros(len(items), str)
-    first = pd.DataFrame({'g': groups, 's': strata}).drop_duplicates('g')   # a group's stratum: its first row's
     split_of = {}
+    if by_id:   # a group's id is its smallest; the newest `test` share of groups is the test set
+        first_id = pd.Series(pd.to_numeric(items['id']).to_numpy()).groupby(groups).min().sort_values(kind='stable')
+        n_new = int(round(len(first_id)*test))
+        split_of = {g: 'test' for g in first_id.index[len(first_id) - n_new:]}
+        val, test = (val/(1 - test) if test < 1 else 0.0), 0.0
+    first = pd.DataFrame({'g': groups, 's': strata}).drop_duplicates('g')   # a group's stratum: its first row's
+    first = first[~first['g'].isin(list(split_of))]
     for _, gs in first.groupby('s', sort=True):
         g = gs['g'].to_numpy()[rng.permutation(len(gs))]
         n_test, n_val = int(round(len(g)*test)), int(round(len(g)*val))
-        if n_test + n_val >= len(g): n_test, n_val = (len(g) - 1)//2, (len(g) - 1) - (len(g) - 1)//2
+        if by_id: n_val = min(n_val, len(g) - 1)
+        elif n_test + n_val >= len(g): n_test, n_val = (len(g) - 1)//2, (len(g) - 1) - (len(g) - 1)//2
         split_of.update({k: 'test' for k in g[:n_test]}); split_of.update({k: 'val' for k in g[n_test:n_test + n_val]})
         split_of.update({k: 'train' for k in g[n_test + n_val:]})
     return pd.Series([split_of[k] for k in groups], index=items.index, name='split')
@@ -428,15 +507,44 @@ def make_loader(paths, labels=None, size: int = 128, batch_size: int = 64, train
                                        generator=g, persistent_workers=False)
 
 # %% ../nbs/01_data.ipynb #860a2d56
-def read_seg_dataset(root: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    "Pairs (name, image_path, mask_path) of a segmentation folder, and its labels {value: name}."
+_IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
+
+def validate_seg_dataset(root: str | os.PathLike) -> Path:
+    "Check a segmentation folder at the door: images/ and masks/ with one single-channel mask per image, of the image's size."
     root = Path(root)
-    if not (root/'images').is_dir() or not (root/'masks').is_dir():
-        raise DataNotFoundError(f"{root} is not a segmentation folder: it needs images/, masks/ and labels.csv")
+    if not root.is_dir(): raise DataNotFoundError(f"segmentation folder {root} not found: it needs images/<name>.jpg, masks/<name>.png and labels.csv")
+    for sub in ('images', 'masks'):
+        if not (root/sub).is_dir(): raise DataContractError(f"{root} is not a segmentation folder: {root/sub} not found (it needs images/<name>.jpg, masks/<name>.png and labels.csv)")
+    images = {p.stem: p for p in (root/'images').iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES}
+    masks = {p.stem: p for p in (root/'masks').glob('*.png')}
+    if not images: raise DataContractError(f"{root/'images'} holds no .jpg or .png image")
+    no_mask, no_image = sorted(set(images) - set(masks)), sorted(set(masks) - set(images))
+    if no_mask or no_image:
+        raise DataContractError(f"{root}: images and masks must pair by name; " +
+                                '; '.join(f"{len(v)} {w}, e.g. {', '.join(v[:3])}" for v, w in
+                                          ((no_mask, 'images without masks/<name>.png'), (no_image, 'masks without an image')) if v))
+    bad = []
+    for name in sorted(images):
+        try:
+            with Image.open(images[name]) as im, Image.open(masks[name]) as m:
+                if im.size != m.size: bad.append(f"{name}: image {im.size[0]}x{im.size[1]}, mask {m.size[0]}x{m.size[1]}")
+                elif m.mode not in ('L', 'P', '1', 'I', 'I;16'): bad.append(f"{name}: mask mode {m.mode}, not a single-channel label map")
+        except Exception as e: bad.append(f"{name}: {type(e).__name__}: {e}")
+        if len(bad) >= 3: break
+    if bad: raise DataContractError(f"{root}: every mask must be a uint8 label map of its image's size; " + '; '.join(bad))
+    if (root/'labels.csv').exists():
+        try: lab = pd.read_csv(root/'labels.csv', keep_default_na=False); lab['value'].astype(int); lab['name']
+        except Exception as e: raise DataContractError(f"{root/'labels.csv'} must be a CSV with columns value,name ({type(e).__name__}: {e})") from None
+    return root
+
+# %% ../nbs/01_data.ipynb #ff46a43e
+def read_seg_dataset(root: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    "Pairs (name, image_path, mask_path) of a segmentation folder (validated first), and its labels {value: name}."
+    root = validate_seg_dataset(root)
     labels = {int(r.value): str(r.name) for r in pd.read_csv(root/'labels.csv', keep_default_na=False).itertuples()} if (root/'labels.csv').exists() else {}
     masks = {p.stem: p for p in (root/'masks').glob('*.png')}
     rows = [(p.stem, str(p), str(masks[p.stem])) for p in sorted((root/'images').iterdir())
-            if p.suffix.lower() in ('.jpg', '.jpeg', '.png') and p.stem in masks]
+            if p.suffix.lower() in _IMAGE_SUFFIXES and p.stem in masks]
     return pd.DataFrame(rows, columns=['name', 'image_path', 'mask_path']), labels
 
 # %% ../nbs/01_data.ipynb #ff4691d8

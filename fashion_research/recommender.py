@@ -17,12 +17,13 @@ from .data import (load_catalog, ensure_data, require_dataset, split_catalog, im
 
 # %% auto #0
 __all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB', 'Embedder', 'resnet50_embedder',
-           'classifier_embedder', 'make_embedder', 'l2_normalize', 'dominant_colour', 'embed_images', 'Embeddings',
-           'save_embeddings', 'load_embeddings', 'build_embeddings', 'embeddings_cache_path', 'cosine_topk',
-           'int8_search_available', 'Int8Index', 'SimilarityIndex', 'pick_queries', 'plot_recommendations',
-           'retrieval_metrics', 'evaluate_split', 'outfit_slot', 'colour_compatibility', 'product_colours',
-           'complete_outfit', 'plot_outfits', 'query_latency', 'random_unit_vectors', 'compare_search',
-           'synthetic_latency', 'ReducedIndex', 'recall_at_k', 'approx_latency', 'bench_recommend', 'register_cli']
+           'lite0_embedder', 'classifier_embedder', 'make_embedder', 'l2_normalize', 'dominant_colour', 'embed_images',
+           'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings', 'embeddings_cache_path',
+           'cosine_topk', 'int8_search_available', 'Int8Index', 'SimilarityIndex', 'pick_queries',
+           'plot_recommendations', 'retrieval_metrics', 'evaluate_split', 'outfit_slot', 'colour_compatibility',
+           'product_colours', 'complete_outfit', 'plot_outfits', 'query_latency', 'random_unit_vectors',
+           'compare_search', 'synthetic_latency', 'ReducedIndex', 'recall_at_k', 'approx_latency', 'bench_recommend',
+           'register_cli']
 
 # %% ../nbs/04_recommender.ipynb #09f2e4de
 @dataclass
@@ -58,6 +59,18 @@ def resnet50_embedder(pretrained: bool = False, size: int = 224, seed: int = 0, 
     return Embedder('resnet50-gap', lambda x: m(x.to(dev)).cpu(), size, weights_label(w) + ('' if pretrained else f' (seed {seed})'),
                     {'backbone': 'resnet50', 'pretrained': bool(pretrained), 'size': int(size), 'seed': int(seed)})
 
+# %% ../nbs/04_recommender.ipynb #3a07dd90
+def lite0_embedder(pretrained: bool = True, size: int = 224, device=None) -> Embedder:
+    "EfficientNet-Lite0 global-average-pooled features (1280-d) with the ImageNet weights shipped in a package (notebook 02a)."
+    import torch
+    from fashion_research.lite0 import build_lite0, LITE0_PREPROCESSING
+    m = build_lite0(pretrained, num_classes=0)
+    dev = pick_device(device) if device else torch.device('cpu')
+    m = m.eval().to(dev)
+    return Embedder('efficientnet_lite0-gap', lambda x: m(x.to(dev)).cpu(), size, m.weights_source,
+                    {'backbone': 'efficientnet_lite0', 'pretrained': bool(pretrained), 'size': int(size)},
+                    LITE0_PREPROCESSING['mean'], LITE0_PREPROCESSING['std'])
+
 # %% ../nbs/04_recommender.ipynb #da6e98aa
 def classifier_embedder(path: str | os.PathLike, device=None, sha1: str | None = None) -> Embedder:
     "Penultimate-layer features of a classifier checkpoint saved by 03_classifiers; `sha1` (from a saved spec) must match the file."
@@ -75,14 +88,16 @@ def classifier_embedder(path: str | os.PathLike, device=None, sha1: str | None =
                     {'backbone': str(path), 'sha1': digest}, tuple(tc.mean), tuple(tc.std), tc.transform)
 
 # %% ../nbs/04_recommender.ipynb #eeb57181
-def make_embedder(backbone: str = 'resnet50', pretrained: bool = False, size: int | None = None, seed: int = 0,
+def make_embedder(backbone: str = 'resnet50', pretrained: bool | None = None, size: int | None = None, seed: int = 0,
                   device=None, sha1: str | None = None) -> Embedder:
-    "An embedder from a name: 'resnet50' (GAP features), or the path of a classifier checkpoint saved by 03."
-    if str(backbone).lower() == 'resnet50': return resnet50_embedder(pretrained, size or 224, seed, device)
+    "An embedder from a name: 'efficientnet_lite0' or 'resnet50' (GAP features), or the path of a classifier checkpoint saved by 03."
+    # pretrained=None: Lite0 with its ImageNet weights (they ship with the project), ResNet50 from random init (a download)
+    if str(backbone).lower() == 'resnet50': return resnet50_embedder(bool(pretrained), size or 224, seed, device)
+    if str(backbone).lower() == 'efficientnet_lite0': return lite0_embedder(pretrained is not False, size or 224, device)
     if backbone == 'custom': raise ValueError("a 'custom' embedder cannot be rebuilt from its spec: pass the Embedder itself")
     p = Path(str(backbone)).expanduser()
     if p.is_file(): return classifier_embedder(p, device, sha1)
-    raise ValueError(f"unknown backbone {backbone!r}: use 'resnet50' or the path of a classifier checkpoint (.pt) saved by 03_classifiers")
+    raise ValueError(f"unknown backbone {backbone!r}: use 'efficientnet_lite0', 'resnet50' or the path of a classifier checkpoint (.pt) saved by 03_classifiers")
 
 # %% ../nbs/04_recommender.ipynb #c6fe79a1
 def l2_normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -751,11 +766,11 @@ def approx_latency(vectors: np.ndarray, queries: np.ndarray, k: int = 10, dims: 
     return {'approx_dims': r.basis.shape[1]} | _ms_summary(ms, 'approx_') | {'approx_recall_at_k': recall_at_k(vectors, r, queries[:50], k)}
 
 # %% ../nbs/04_recommender.ipynb #9e228529
-def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretrained: bool = False, k: int = 10,
+def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lite0', pretrained: bool | None = None, k: int = 10,
                     json_path=None, size: int | None = None, batch_size: int = 32, num_workers: int = 0,
                     cache_dir=None, limit: int | None = None, synthetic_n: int = 44000, synthetic_dim: int = 2048,
                     latency_queries: int = 500, seed: int = 0, save_index=None, threads: int | None = None,
-                    approx_dims: int = 0, progress: bool = True) -> dict:
+                    approx_dims: int = 0, progress: bool = True, split_by: str = 'random') -> dict:
     "Build an index on `data`, query it with `test_data`'s products (or `data`'s test split); print and return quality and speed."
     import torch
     if threads: torch.set_num_threads(threads)
@@ -774,7 +789,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretr
         q_emb = build_embeddings(q_items, emb, cpath('queries'), batch_size=batch_size, num_workers=num_workers, progress=progress)
         q_groups, q_build = image_groups(q_items['image_path']).to_numpy(), q_emb.build
     else:   # DIR's test split (byte-identical photos never cross it) queries the rest
-        is_q = split_catalog(items, by='articleType', seed=seed).to_numpy() == 'test'
+        is_q = split_catalog(items, by='articleType', seed=seed, by_id=split_by == 'id').to_numpy() == 'test'
         meta = items[['id'] + [c for c in META_COLUMNS if c in items]]
         index = SimilarityIndex(all_emb.subset(~is_q), meta[~is_q], groups[~is_q], emb)
         q_emb, q_items, q_groups, q_build = all_emb.subset(is_q), items[is_q].reset_index(drop=True), groups[is_q], {}
@@ -783,7 +798,7 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'resnet50', pretr
     lat = query_latency(index.search, q_emb.vectors[:latency_queries], k) if len(q_emb) else {}
     b = all_emb.build
     rate = b['items_computed']/b['seconds'] if b.get('items_computed') and b.get('seconds') else None
-    res = {'data': str(cat.root), 'test_data': str(test_data) if test_data else f'{cat.root} (test split by articleType)',
+    res = {'data': str(cat.root), 'test_data': str(test_data) if test_data else f'{cat.root} (test split: {split_by})', 'split': split_by,
            'backbone': str(backbone), 'model': index.model, 'weights': index.weights, 'image_size': emb.size,
            'k': k, 'index_items': len(index), 'n_queries': summary['n_queries'],
            'precision_at_k': summary['precision_at_k'], 'random_precision_at_k': summary['random_precision_at_k'],
@@ -837,16 +852,20 @@ def register_cli(commands, bench) -> None:
     p.set_defaults(func=_recommend_cmd)
     p = commands.add_parser('recommend-index', help='embed a dataset folder and save a similarity index')
     p.add_argument('--data', default=None); p.add_argument('--out', required=True)
-    p.add_argument('--backbone', default='resnet50', help="'resnet50' or a classifier checkpoint saved by 03")
-    p.add_argument('--pretrained', action='store_true'); p.add_argument('--size', type=int, default=None)
+    p.add_argument('--backbone', default='efficientnet_lite0',
+                   help="'efficientnet_lite0' (ImageNet weights shipped in a package; default), 'resnet50', or a classifier checkpoint saved by 03")
+    p.add_argument('--pretrained', action='store_true', default=None,
+                   help='ResNet50 with torchvision ImageNet weights (from $TORCH_HOME or a download); Lite0 always has its own'); p.add_argument('--size', type=int, default=None)
     p.add_argument('--cache', default=None, help='embeddings .npz cache (resumable in chunks)')
     p.add_argument('--batch-size', type=int, default=32); p.add_argument('--workers', type=int, default=0)
     p.add_argument('--limit', type=int, default=None); p.add_argument('--seed', type=int, default=0)
     p.set_defaults(func=_index_cmd)
     b = bench.add_parser('recommend', help='retrieval precision/hit-rate vs random, query latency, index build rate')
     b.add_argument('--data', default=None); b.add_argument('--test-data', default=None)
-    b.add_argument('--backbone', default='resnet50', help="'resnet50' or a classifier checkpoint saved by 03")
-    b.add_argument('--pretrained', action='store_true'); b.add_argument('--k', type=int, default=10)
+    b.add_argument('--backbone', default='efficientnet_lite0',
+                   help="'efficientnet_lite0' (ImageNet weights shipped in a package; default), 'resnet50', or a classifier checkpoint saved by 03")
+    b.add_argument('--pretrained', action='store_true', default=None,
+                   help='ResNet50 with torchvision ImageNet weights (from $TORCH_HOME or a download); Lite0 always has its own'); b.add_argument('--k', type=int, default=10)
     b.add_argument('--json', default=None); b.add_argument('--size', type=int, default=None)
     b.add_argument('--batch-size', type=int, default=32); b.add_argument('--workers', type=int, default=0)
     b.add_argument('--cache', default=None, help='folder for resumable embedding caches')
@@ -856,7 +875,9 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     b.add_argument('--approx-dims', type=int, default=0,
                    help='also time the approximate PCA first pass with this many dims (and its recall vs exact); 0 = off')
+    b.add_argument('--split', default='random', choices=['random', 'id'],
+                   help='query split: random (stratified by articleType) or id (the newest 15%% of products; default random)')
     b.set_defaults(func=lambda a: bench_recommend(a.data, a.test_data, a.backbone, a.pretrained, a.k, a.json, a.size,
                                                   a.batch_size, a.workers, a.cache, a.limit, a.synthetic_n,
                                                   save_index=a.save_index, seed=a.seed, threads=a.threads,
-                                                  approx_dims=a.approx_dims))
+                                                  approx_dims=a.approx_dims, split_by=a.split))

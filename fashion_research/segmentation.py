@@ -18,8 +18,8 @@ from .core import *
 from .data import read_seg_dataset, binary_mask, ensure_data, IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'SEGMENTER_KINDS', 'AUGMENTATIONS', 'as_bool_mask', 'iou', 'dice',
-           'dice_from_iou', 'mean_ci', 'clean_mask', 'Segmenter', 'build_deeplab', 'load_deeplab',
+__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'UNET_ENCODERS', 'SEGMENTER_KINDS', 'AUGMENTATIONS', 'as_bool_mask',
+           'iou', 'dice', 'dice_from_iou', 'mean_ci', 'clean_mask', 'Segmenter', 'build_deeplab', 'load_deeplab',
            'default_tflite_path', 'person_score', 'build_tflite', 'UNet', 'save_unet', 'load_unet', 'get_segmenter',
            'split_pairs', 'load_pair', 'SegSet', 'colour_jitter', 'dice_bce_loss', 'train_unet', 'evaluate_segmenter',
            'summarize_eval', 'resolve_seg_dir', 'draw_seg_set', 'bench_segment', 'segment_image', 'register_cli']
@@ -215,25 +215,35 @@ class _UpBlock(nn.Module):
         return self.conv(x if skip is None else torch.cat([x, skip], 1))
 
 # %% ../nbs/05_segmentation.ipynb #d9c03eb6
-class UNet(nn.Module):
-    "UNet whose encoder is torchvision's MobileNetV2, with skips from the stride-2, 4, 8 and 16 stages; 1 logit per pixel."
-    ENC_CUTS, ENC_CH = (2, 4, 7, 14, 18), (16, 24, 32, 96, 320)
+UNET_ENCODERS = ('mobilenet_v2', 'efficientnet_lite0')
 
-    def __init__(self, pretrained_encoder: bool = False, dec=(96, 64, 32, 24, 16), size=(128, 192), target: str = 'clothing'):
+def _encoder_stages(encoder: str, pretrained: bool) -> tuple[nn.ModuleList, tuple, tuple, tuple, str]:
+    "(stages at strides 2-32, their channels, pixel mean, std, weights label) of a UNet encoder."
+    if encoder == 'efficientnet_lite0':
+        from fashion_research.lite0 import build_lite0, lite0_stages, LITE0_STAGE_CHANNELS, LITE0_PREPROCESSING
+        net = build_lite0(pretrained, num_classes=0)
+        return lite0_stages(net), LITE0_STAGE_CHANNELS, LITE0_PREPROCESSING['mean'], LITE0_PREPROCESSING['std'], net.weights_source
+    if encoder != 'mobilenet_v2': raise ValueError(f"encoder must be one of {UNET_ENCODERS}, not {encoder!r}")
+    from torchvision.models import mobilenet_v2, MobileNet_V2_Weights
+    w = MobileNet_V2_Weights.IMAGENET1K_V1 if pretrained else None
+    feats = (build_pretrained(mobilenet_v2, w) if w else mobilenet_v2(weights=None)).features
+    cuts = (0, 2, 4, 7, 14, 18)
+    return (nn.ModuleList([feats[a:b] for a, b in zip(cuts[:-1], cuts[1:])]), (16, 24, 32, 96, 320),
+            tuple(IMAGENET_MEAN), tuple(IMAGENET_STD), weights_label(w))
+
+class UNet(nn.Module):
+    "UNet on a MobileNetV2 or EfficientNet-Lite0 encoder, with skips from the stride-2, 4, 8 and 16 stages; 1 logit per pixel."
+    def __init__(self, pretrained_encoder: bool = False, dec=(96, 64, 32, 24, 16), size=(128, 192), target: str = 'clothing',
+                 encoder: str = 'mobilenet_v2'):
         super().__init__()
-        from torchvision.models import mobilenet_v2, MobileNet_V2_Weights
-        w = MobileNet_V2_Weights.IMAGENET1K_V1 if pretrained_encoder else None
-        feats = (build_pretrained(mobilenet_v2, w) if w else mobilenet_v2(weights=None)).features
-        cuts = (0,) + self.ENC_CUTS
-        self.stages = nn.ModuleList([feats[a:b] for a, b in zip(cuts[:-1], cuts[1:])])
-        c = self.ENC_CH
+        self.stages, c, mean, std, wl = _encoder_stages(encoder, pretrained_encoder)
         self.up = nn.ModuleList([_UpBlock(c[4], c[3], dec[0]), _UpBlock(dec[0], c[2], dec[1]),
                                  _UpBlock(dec[1], c[1], dec[2]), _UpBlock(dec[2], c[0], dec[3]), _UpBlock(dec[3], 0, dec[4])])
         self.head = nn.Conv2d(dec[4], 1, 1)
-        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.config = {'dec': list(dec), 'size': list(size), 'target': target,
-                       'encoder': 'torchvision mobilenet_v2', 'encoder_weights': weights_label(w)}
+        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.config = {'dec': list(dec), 'size': list(size), 'target': target, 'arch': encoder,
+                       'encoder': {'mobilenet_v2': 'torchvision mobilenet_v2'}.get(encoder, encoder), 'encoder_weights': wl}
 
     def forward(self, x):
         "x: float images in 0..1, (N, 3, H, W) -> logits (N, 1, H, W)."
@@ -256,11 +266,11 @@ def load_unet(path, device=None) -> UNet:
     "Load a checkpoint written by `save_unet` (no download); `model.meta` holds its metadata."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"UNet checkpoint {path} not found (train one: `fashion-research bench segment --model unet --save PATH`)")
-    ck = torch.load(path, map_location='cpu', weights_only=False)
+    ck = read_checkpoint(path, 'unet')   # weights only; a foreign file or another kind is refused by name
     if not isinstance(ck, dict) or 'state_dict' not in ck or 'config' not in ck:
         raise ValueError(f"{path} is not a UNet checkpoint written by save_unet")
     cfg = ck['config']
-    m = UNet(pretrained_encoder=False, dec=cfg['dec'], size=cfg['size'], target=cfg['target'])
+    m = UNet(pretrained_encoder=False, dec=cfg['dec'], size=cfg['size'], target=cfg['target'], encoder=cfg.get('arch', 'mobilenet_v2'))
     m.load_state_dict(ck['state_dict']); m.config = cfg; m.meta = ck.get('meta', {})
     return m.to(device or 'cpu').eval()
 
@@ -297,7 +307,7 @@ def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothi
         elif not pretrained:
             model = UNet(target=target).to(dev).eval(); wl = weights_label(None)
         else: raise ValueError("the UNet needs a trained checkpoint (checkpoint=PATH); pass pretrained=False for an untrained one")
-        return Segmenter('unet_mobilenet_v2', wl, _unet_prob_fn(model, dev), model.config['target'], postprocess=postprocess, model=model)
+        return Segmenter(f"unet_{model.config.get('arch', 'mobilenet_v2')}", wl, _unet_prob_fn(model, dev), model.config['target'], postprocess=postprocess, model=model)
     if kind == 'tflite':
         it, path = build_tflite(tflite)
         return Segmenter('deeplabv3_mnv2_tflite (person)', f"{weights_label(path=path)} (DeepLab v3 MobileNetV2, PASCAL VOC)",
@@ -394,7 +404,7 @@ def _batch_iou(logits: torch.Tensor, target: torch.Tensor) -> list[float]:
 def train_unet(train_pairs: pd.DataFrame, labels: dict, val_pairs: pd.DataFrame | None = None, target: str = 'clothing',
                size=(128, 192), epochs: int = 30, max_minutes: float | None = None, batch_size: int = 16, lr: float = 2e-3,
                pretrained_encoder: bool = False, device=None, seed: int = 0, progress: bool = True,
-               checkpoint=None, augment: str | bool = 'flip,scale,colour') -> tuple[UNet, dict]:
+               checkpoint=None, augment: str | bool = 'flip,scale,colour', encoder: str = 'mobilenet_v2') -> tuple[UNet, dict]:
     """Train a `UNet` on pairs of a segmentation folder for `target`; returns (model in eval mode, history).
 
     history: 'epochs' (per epoch: loss, lr, seconds, val_iou when `val_pairs`), 'train_s', 'n_train', 'stopped_by'
@@ -407,7 +417,7 @@ def train_unet(train_pairs: pd.DataFrame, labels: dict, val_pairs: pd.DataFrame 
     vs = SegSet(val_pairs, labels, size, target, train=False, progress=progress) if val_pairs is not None and len(val_pairs) else None
     dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=len(ds) > batch_size, num_workers=0,
                                      generator=torch.Generator().manual_seed(seed))
-    model = UNet(pretrained_encoder, size=size, target=target).to(dev)
+    model = UNet(pretrained_encoder, size=size, target=target, encoder=encoder).to(dev)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     budget = max_minutes * 60 if max_minutes else None
@@ -441,7 +451,7 @@ def train_unet(train_pairs: pd.DataFrame, labels: dict, val_pairs: pd.DataFrame 
     history = {'epochs': hist, 'train_s': time.perf_counter() - t0, 'n_train': len(ds), 'n_val': len(vs) if vs else 0,
                'stopped_by': stopped, 'target': target, 'size': list(size), 'batch_size': batch_size, 'lr': lr,
                'augment': ','.join(sorted(aug)), 'epochs_requested': epochs, 'max_minutes': max_minutes, 'device': str(dev),
-               'encoder_weights': model.config['encoder_weights'], 'torch_threads': torch.get_num_threads()}
+               'encoder_weights': model.config['encoder_weights'], 'encoder': encoder, 'torch_threads': torch.get_num_threads()}
     if checkpoint: save_unet(model, checkpoint, history)
     return model, history
 
@@ -494,7 +504,7 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
                   max_minutes: float | None = None, target: str = 'clothing', size=(128, 192), test_frac: float = 0.15,
                   batch_size: int = 16, save=None, postprocess: bool = False, threads: int | None = None, device=None,
                   seed: int = 0, max_test: int | None = None, pretrained_encoder: bool = False, json_path=None,
-                  augment: str = 'flip,scale,colour', lr: float = 2e-3) -> dict:
+                  augment: str = 'flip,scale,colour', lr: float = 2e-3, encoder: str = 'mobilenet_v2') -> dict:
     "Train (UNet, when asked) and score a segmenter on a segmentation folder; prints and optionally writes the figures as JSON."
     if threads: torch.set_num_threads(int(threads))
     root = resolve_seg_dir(data); pairs, labels = read_seg_dataset(root)
@@ -508,13 +518,13 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
     if model == 'unet' and (checkpoint is None or epochs is not None or max_minutes is not None):
         net, hist = train_unet(train_p, labels, target=target, size=tuple(size), epochs=epochs or 30, max_minutes=max_minutes,
                                batch_size=batch_size, pretrained_encoder=pretrained_encoder, device=device, seed=seed,
-                               augment=augment, lr=lr)
+                               augment=augment, lr=lr, encoder=encoder)
         res.update(n_train=hist['n_train'], train_s=hist['train_s'], epochs_run=len(hist['epochs']), stopped_by=hist['stopped_by'],
                    final_loss=hist['epochs'][-1]['loss'] if hist['epochs'] else None, size=list(size),
                    encoder_weights=hist['encoder_weights'], augment=hist['augment'], batch_size=batch_size, lr=lr)
         if save: res['checkpoint_saved'] = str(save_unet(net, save, hist | {'data': str(root), 'test_frac': test_frac, 'seed': seed}))
         dev = pick_device(device)
-        seg = Segmenter('unet_mobilenet_v2', f"trained here on {hist['n_train']} pairs of {root} (encoder {hist['encoder_weights']})",
+        seg = Segmenter(f'unet_{encoder}', f"trained here on {hist['n_train']} pairs of {root} (encoder {hist['encoder_weights']})",
                         _unet_prob_fn(net.to(dev), dev), target, postprocess=postprocess, model=net)
     else:
         seg = get_segmenter(model, checkpoint=checkpoint, tflite=tflite, target=target, device=device, postprocess=postprocess)
@@ -563,8 +573,10 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--save', default=None, help='write the trained UNet checkpoint here')
     b.add_argument('--augment', default='flip,scale,colour', help="comma-separated subset of flip,scale,colour ('' = none)")
     b.add_argument('--lr', type=float, default=2e-3)
+    b.add_argument('--encoder', choices=UNET_ENCODERS, default='mobilenet_v2',
+                   help='UNet encoder (efficientnet_lite0: ImageNet weights shipped in a package, with --pretrained-encoder)')
     b.add_argument('--json', default=None)
     b.set_defaults(func=lambda a: bench_segment(a.data, a.model, a.test_data, a.checkpoint, a.tflite, a.epochs, a.max_minutes,
                                                 a.target, tuple(a.size), a.test_frac, a.batch_size, a.save, a.postprocess,
                                                 a.threads, a.device, a.seed, a.max_test, a.pretrained_encoder, a.json,
-                                                a.augment, a.lr))
+                                                a.augment, a.lr, a.encoder))
