@@ -192,12 +192,8 @@ def _tflite_prob_fn(interp, letterbox: bool = False, decision: str = 'argmax') -
     if decision not in TFLITE_DECISIONS: raise ValueError(f"decision must be one of {TFLITE_DECISIONS}, not {decision!r}")
     return lambda img: person_score(_tflite_logits(interp, img, letterbox), decision)
 
-def build_tflite(path=None, num_threads: int | None = 1):
-    """An ai-edge-litert Interpreter for the DeepLab v3 TFLite file (FileNotFoundError naming it if absent).
-
-    One thread by default: the mask is made alongside the Magenta call (`stylize_masked`), and on 2 cores one thread
-    cost less end to end than two, overlapped or not (1.04x vs 1.05x and 1.23x vs 1.30x the bare ONNX call).
-    `num_threads=None`: up to 2."""
+def build_tflite(path=None, num_threads: int | None = None):
+    "An ai-edge-litert Interpreter for the DeepLab v3 TFLite file (FileNotFoundError naming it if absent)."
     path = Path(path) if path else default_tflite_path()
     if not path.exists():
         raise FileNotFoundError(f"DeepLab TFLite model {path} not found: pass its path (--tflite PATH) or set ${TFLITE_ENV}")
