@@ -6,11 +6,15 @@
 from __future__ import annotations
 import os
 from pathlib import Path
+import numpy as np
+import pandas as pd
+from PIL import Image
 from .core import *
 from .nst_magenta import *
 
 # %% auto #0
-__all__ = ['DEEPLAB_WEIGHTS_FILE', 'deeplab_weights_cached', 'deeplab_segmenter', 'try_deeplab', 'stylize_deeplab']
+__all__ = ['DEEPLAB_WEIGHTS_FILE', 'deeplab_weights_cached', 'deeplab_segmenter', 'try_deeplab', 'compare_tflite_masks',
+           'choose_tflite_mask', 'bench_tflite_mask', 'register_cli', 'stylize_deeplab']
 
 # %% ../nbs/07_nst_deeplab.ipynb #205cbe4f
 DEEPLAB_WEIGHTS_FILE = 'deeplabv3_resnet101_coco-586e9e4e.pth'   # torchvision's COCO_WITH_VOC_LABELS_V1 file
@@ -33,6 +37,74 @@ def try_deeplab(prefer: str = 'auto', tflite=None, target: str = 'clothing', dev
     "(segmenter, '') or (None, why not): for notebooks that must not fail offline."
     try: return deeplab_segmenter(prefer, tflite, target, device), ''
     except (WeightsUnavailableError, FileNotFoundError, OSError) as e: return None, f"{type(e).__name__}: {e}"
+
+# %% ../nbs/07_nst_deeplab.ipynb #00d38f43
+def _person_masks(logits: np.ndarray, size_wh: tuple[int, int], thresholds=(0.4, 0.5, 0.6)) -> dict:
+    "{(decision, threshold, upsample): bool mask at `size_wh`} from one photo's (h, w, 21) logits."
+    from fashion_research.segmentation import person_score, _resize_prob
+    out = {}
+    for dec, ths in (('argmax', (0.5,)), ('softmax', tuple(thresholds))):
+        sc = person_score(logits, dec); big = _resize_prob(sc, size_wh)
+        for t in ths:
+            out[(dec, t, 'bilinear')] = big >= t
+            small = Image.fromarray(np.where(sc >= t, 255, 0).astype(np.uint8))
+            out[(dec, t, 'nearest')] = np.asarray(small.resize(size_wh, Image.NEAREST)) > 0
+    return out
+
+def compare_tflite_masks(seg_data, tflite=None, holdout: float = 0.5, seed: int = 0, thresholds=(0.4, 0.5, 0.6),
+                         limit: int | None = None, interp=None, progress: bool = True) -> pd.DataFrame:
+    "Person IoU per photo of the TFLite DeepLab, squashed and letterboxed, for each decision and upsampling; `part` = 'tune'/'held-out'."
+    from fashion_research.segmentation import read_seg_dataset, resolve_seg_dir, split_pairs, load_pair, build_tflite, _tflite_logits, iou
+    from tqdm.auto import tqdm
+    pairs, labels = read_seg_dataset(resolve_seg_dir(seg_data))
+    pairs = pairs[:limit] if limit else pairs
+    part = split_pairs(pairs, test=holdout, seed=seed).map({'test': 'held-out', 'train': 'tune', 'val': 'tune'})
+    it = interp if interp is not None else build_tflite(tflite)[0]
+    rows = []
+    for r, p in tqdm(list(zip(pairs.itertuples(), part)), desc='tflite person masks', disable=not progress, leave=False):
+        img, gt = load_pair(r.image_path, r.mask_path, labels, 'person')
+        for resize in ('squash', 'letterbox'):
+            for (dec, t, up), m in _person_masks(_tflite_logits(it, img, resize == 'letterbox'), img.size, thresholds).items():
+                rows.append({'name': r.name, 'part': p, 'resize': resize, 'decision': dec, 'threshold': t, 'upsample': up, 'iou': iou(m, gt)})
+    return pd.DataFrame(rows)
+
+def choose_tflite_mask(df: pd.DataFrame) -> dict:
+    "The variant with the best mean IoU on the tune part, every variant's held-out IoU (95% CI) and paired differences."
+    from fashion_research.segmentation import mean_ci
+    keys = ['resize', 'decision', 'threshold', 'upsample']
+    tune = df[df.part == 'tune'].groupby(keys)['iou'].mean()
+    best = tune.idxmax()
+    held = df[df.part == 'held-out'].pivot_table(index='name', columns=keys, values='iou')
+    table = [{**dict(zip(keys, k)), 'iou_tune': float(tune[k]), 'iou_held_out': mean_ci(held[k])['mean'],
+              'ci95': [mean_ci(held[k])['lo'], mean_ci(held[k])['hi']]} for k in tune.sort_values(ascending=False).index]
+    def diff(a, b): c = mean_ci(held[a] - held[b]); return {'mean': c['mean'], 'ci95': [c['lo'], c['hi']], 'n': c['n']}
+    old, argmax = ('letterbox', 'softmax', 0.5, 'bilinear'), (best[0], 'argmax', 0.5, best[3])
+    return {'best_on_tune': dict(zip(keys, best)), 'n_tune': int((df.part == 'tune').sum() // len(tune)),
+            'n_held_out': int(len(held)), 'variants': table,
+            'held_out_best_minus_letterbox_softmax_0.5': diff(best, old) if old in held else None,
+            'held_out_best_minus_argmax': diff(best, argmax) if argmax in held else None}
+
+# %% ../nbs/07_nst_deeplab.ipynb #2844096d
+def bench_tflite_mask(seg_data, tflite=None, holdout: float = 0.5, seed: int = 0, limit: int | None = None,
+                      json_path=None) -> dict:
+    "Score the TFLite DeepLab's person masks (squash/letterbox x argmax/threshold x upsampling) on a real folder; print, JSON."
+    from fashion_research.segmentation import build_tflite
+    it, path = build_tflite(tflite)
+    with Timer() as t: df = compare_tflite_masks(seg_data, interp=it, holdout=holdout, seed=seed, limit=limit)
+    res = {'seg_data': str(seg_data), 'model': str(path), 'weights': 'DeepLab v3 MobileNetV2 TFLite, PASCAL VOC (pretrained, local file)',
+           'ground_truth': 'person = label != 0', 'holdout': holdout, 'seed': seed, 's_total': t.seconds, **choose_tflite_mask(df)}
+    return print_bench('bench deeplab-mask (TFLite DeepLab person masks)', res, json_path)
+
+def register_cli(commands, bench) -> None:
+    "Add `bench deeplab-mask` (which TFLite DeepLab person mask measures best) to the command line."
+    b = bench.add_parser('deeplab-mask', help='score squash/letterbox and argmax/threshold person masks of the TFLite DeepLab')
+    b.add_argument('--seg-data', required=True, help='segmentation folder (images/, masks/, labels.csv) whose label 0 is background')
+    b.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE or ../shared/models/deeplab/...)')
+    b.add_argument('--holdout', type=float, default=0.5, help='fraction held out for reporting; the rest chooses (default 0.5)')
+    b.add_argument('--seed', type=int, default=0, help='seed of the tune/held-out split (default 0)')
+    b.add_argument('--limit', type=int, default=None, help='use only the first N photos (default: all)')
+    b.add_argument('--json', default=None, help='write the result as JSON (default: none)')
+    b.set_defaults(func=lambda a: bench_tflite_mask(a.seg_data, a.tflite, a.holdout, a.seed, a.limit, a.json))
 
 # %% ../nbs/07_nst_deeplab.ipynb #5a3adbe3
 def stylize_deeplab(content, style, stylizer=None, segmenter=None, strength: float = 1.0, feather: float = 0) -> MaskedStylization:
