@@ -13,17 +13,18 @@ import pandas as pd
 from PIL import Image
 import torch, torchvision
 from torch import nn
+import torch.nn.functional as F
 from .core import *
 from .lite0 import build_lite0, LITE0_PREPROCESSING, LITE0_DIM
 from .data import (STUDY_CLASSES, IMAGENET_MEAN, IMAGENET_STD, ensure_data, require_dataset,
                                    load_catalog, split_catalog)
 
 # %% auto #0
-__all__ = ['ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'CHECKPOINT_FORMAT', 'ClassifierNet', 'preprocessing', 'build_classifier',
-           'select_target', 'default_workers', 'load_pixels', 'normalise', 'TrainedClassifier', 'class_weights_for',
-           'recalibrate_bn', 'model_fingerprint', 'default_cache_dir', 'cached_features', 'train_classifier',
-           'evaluate', 'plot_confusion', 'save_classifier', 'load_classifier', 'compare_speed', 'bench_classify',
-           'classify_images', 'register_cli']
+__all__ = ['ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'PIXEL_AUGMENTATIONS', 'CHECKPOINT_FORMAT', 'ClassifierNet', 'preprocessing',
+           'build_classifier', 'select_target', 'default_workers', 'load_pixels', 'normalise', 'TrainedClassifier',
+           'class_weights_for', 'recalibrate_bn', 'model_fingerprint', 'default_cache_dir', 'cached_features',
+           'train_classifier', 'evaluate', 'plot_confusion', 'save_classifier', 'load_classifier', 'compare_speed',
+           'bench_classify', 'classify_images', 'register_cli']
 
 # %% ../nbs/03_classifiers.ipynb #4fe7d5b9
 class ClassifierNet(nn.Module):
@@ -255,29 +256,35 @@ def _epoch_batches(n: int, batch_size: int, ep: int, g: torch.Generator, seed: i
 def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor | None, yv: torch.Tensor | None,
          prep, epochs: int, batch_size: int = 64, lr: float = 1e-3, class_weight: torch.Tensor | None = None,
          patience: int = 3, deadline: float | None = None, seed: int = 0, progress: bool = True, desc: str = 'train',
-         recalibrate: bool = False) -> list[dict]:
+         recalibrate: bool = False, label_smoothing: float = 0.0, schedule: str = 'constant') -> list[dict]:
     """Train `module` on (X, y) with Adam and cross-entropy; early stopping on (Xv, yv); returns per-epoch history.
 
     Under torchrun (a process group from `init_distributed`) each rank trains `batch_size // N` rows of every global batch
-    with DistributedDataParallel; losses, accuracies and validation metrics are summed over ranks, so every rank takes the
+    with DistributedDataParallel; `schedule` 'cosine' decays the learning rate to 0 over `epochs` (per step), 'constant' keeps it;
+    `label_smoothing` softens the cross-entropy targets. Training losses, accuracies and validation metrics are summed over ranks, so every rank takes the
     same early-stopping and time-budget decisions, and `module` (unwrapped) keeps the same parameters on every rank."""
     from tqdm.auto import tqdm
     info = dist_info(); progress = progress and info.is_rank0
     dev = next(module.parameters()).device
     net = wrap_ddp(module)
     opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
-    loss_fn = nn.CrossEntropyLoss(weight=None if class_weight is None else class_weight.to(dev))
+    if schedule not in ('constant', 'cosine'): raise ValueError(f"schedule must be 'constant' or 'cosine', not {schedule!r}")
+    loss_fn = nn.CrossEntropyLoss(weight=None if class_weight is None else class_weight.to(dev), label_smoothing=label_smoothing)
+    eval_loss = nn.CrossEntropyLoss(weight=loss_fn.weight)   # validation loss without smoothing: comparable across settings
     g = torch.Generator().manual_seed(seed + info.rank)    # the rank varies the augmentation draws, not the shuffle
     hist, best, best_state, bad = [], math.inf, None, 0
     for ep in range(epochs):
         module.train(); t0 = time.perf_counter(); tot, correct, seen, stopped = 0.0, 0, 0, False
         batches = _epoch_batches(len(X), batch_size, ep, g, seed, info)
+        if schedule == 'cosine' and ep == 0:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k, n=epochs*len(batches): 0.5*(1 + math.cos(math.pi*min(k, n)/n)))
         bar = tqdm(batches, desc=f'{desc} epoch {ep + 1}/{epochs}', disable=not progress, leave=False)
         for idx in bar:
             if len(idx) < 2 and len(X) > 1: continue   # BatchNorm needs 2+ samples (ranks hold equal shares: all skip alike)
             xb, yb = prep(X[idx], True, g), y[idx].to(dev)
             out = net(xb); loss = loss_fn(out, yb)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            if schedule == 'cosine': sched.step()
             tot += loss.item()*len(idx); correct += int((out.argmax(1) == yb).sum()); seen += len(idx)
             if deadline is not None and reduce_across_ranks([time.perf_counter() > deadline], 'max')[0]: stopped = True; break
         tot, correct, seen = reduce_across_ranks([tot, correct, seen])
@@ -286,7 +293,7 @@ def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor |
         h = dict(epoch=ep + 1, train_loss=tot/max(seen, 1), train_acc=correct/max(seen, 1), seconds=time.perf_counter() - t0,
                  images=int(seen), stopped_by_time=stopped)
         if Xv is not None and len(Xv):
-            vl, va = _evaluate_tensors(module, Xv, yv, prep, batch_size, loss_fn)
+            vl, va = _evaluate_tensors(module, Xv, yv, prep, batch_size, eval_loss)
             h.update(val_loss=vl, val_acc=va)
             if vl < best - 1e-6: best, bad, best_state = vl, 0, copy.deepcopy(module.state_dict())
             else: bad += 1
@@ -327,13 +334,34 @@ def recalibrate_bn(module: nn.Module, X: torch.Tensor, prep, n: int = 512, batch
     return True
 
 # %% ../nbs/03_classifiers.ipynb #ca8c1870
-def _pixel_prep(mean, std, device, augment: bool = True):
-    "Batch preparation for fine-tuning: normalise uint8 pixels; in training, random horizontal flips."
+PIXEL_AUGMENTATIONS = ('flip', 'shift')
+
+def _augment_set(augment) -> set[str]:
+    "The augmentations named by `augment`: True = flip, False/''/None = none, else a comma-separated subset of flip,shift."
+    if augment is True: return {'flip'}
+    if not augment: return set()
+    names = {a.strip() for a in str(augment).split(',') if a.strip()}
+    bad = names - set(PIXEL_AUGMENTATIONS)
+    if bad: raise ValueError(f"unknown augmentation {sorted(bad)}: choose from {', '.join(PIXEL_AUGMENTATIONS)}")
+    return names
+
+def _random_affine(x: torch.Tensor, g: torch.Generator, scale=(0.9, 1.1), shift: float = 0.08) -> torch.Tensor:
+    "Each image zoomed by a random factor in `scale` and moved by up to `shift` of its size (edge pixels repeat at the border)."
+    n = len(x)
+    s = torch.empty(n).uniform_(*scale, generator=g); t = (torch.rand(n, 2, generator=g)*2 - 1)*shift
+    theta = torch.zeros(n, 2, 3); theta[:, 0, 0] = theta[:, 1, 1] = 1/s; theta[:, :, 2] = t
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode='border', align_corners=False)
+
+def _pixel_prep(mean, std, device, augment='flip'):
+    "Batch preparation for fine-tuning: normalise uint8 pixels; in training, the augmentations in `augment` (see `_augment_set`)."
+    aug = _augment_set(augment)
     def prep(xb, train, g):
         x = normalise(xb.to(device), mean, std)
-        if train and augment:
+        if train and 'flip' in aug:
             flip = torch.rand(len(x), generator=g) < 0.5
             x[flip.to(device)] = x[flip.to(device)].flip(-1)
+        if train and 'shift' in aug: x = _random_affine(x, g)
         return x
     return prep
 
@@ -377,9 +405,11 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
                      lr: float = 1e-3, use_class_weights: bool = False, patience: int = 3, max_minutes: float | None = None,
                      seed: int = 0, split: pd.Series | None = None, fingerprint: str = '', cache_dir=None,
                      device=None, workers: int | None = None, progress: bool = True, min_count: int = 20,
-                     pixels: dict | None = None) -> TrainedClassifier:
+                     pixels: dict | None = None, augment='flip', label_smoothing: float = 0.0,
+                     schedule: str = 'constant') -> TrainedClassifier:
     """Train `arch` on `items[target]` (rows with `image_path`); `mode` 'finetune' trains everything, 'frozen' only the head
-    on cached backbone features. `split` ('train'/'val'/...) defaults to `split_catalog(items, by=target, seed=seed)`."""
+    on cached backbone features.
+    Fine-tuning options: `augment` (flip, shift; see `_pixel_prep`), `label_smoothing`, `schedule` ('constant' or 'cosine'). `split` ('train'/'val'/...) defaults to `split_catalog(items, by=target, seed=seed)`."""
     if mode not in ('finetune', 'frozen'): raise ValueError(f"mode must be 'finetune' or 'frozen', not {mode!r}")
     rows, classes = select_target(items, target, classes, min_count)
     if len(classes) < 2: raise ValueError(f"{target!r} has fewer than 2 classes to learn: {classes}")
@@ -409,8 +439,9 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
     cache = {}
     if mode == 'finetune':
         with timer('train'):
-            hist = _fit(model, px, y, pxv, yv, _pixel_prep(pre['mean'], pre['std'], device), epochs, batch_size, lr, cw,
-                        patience, deadline, seed, progress, desc=arch, recalibrate=True)
+            hist = _fit(model, px, y, pxv, yv, _pixel_prep(pre['mean'], pre['std'], device, augment), epochs, batch_size, lr, cw,
+                        patience, deadline, seed, progress, desc=arch, recalibrate=True, label_smoothing=label_smoothing,
+                        schedule=schedule)
     else:
         for p in model.backbone.parameters(): p.requires_grad_(False)
         key = f"{fingerprint}|{hashlib.sha1(chr(10).join(map(str, tr['image_path'])).encode()).hexdigest()}"
@@ -428,7 +459,8 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
     info = dict(mode=mode, epochs_run=len(hist), history=hist, train_s=train_s, train_cpu_s=train_cpu_s,
                 torch_threads=torch.get_num_threads(), stage_s=timer.seconds, cache=cache,
                 n_train=len(tr), n_val=len(va), split_counts=split.value_counts().to_dict(), fingerprint=fingerprint,
-                class_weights=None if cw is None else cw.tolist(), lr=lr, batch_size=batch_size, seed=seed,
+                class_weights=None if cw is None else cw.tolist(), lr=lr, augment=','.join(sorted(_augment_set(augment))),
+                label_smoothing=label_smoothing, schedule=schedule, batch_size=batch_size, seed=seed,
                 world_size=dinfo.world_size, global_batch_size=per_rank*dinfo.world_size,
                 train_img_s=sum(h['images'] for h in hist)/max(sum(h['seconds'] for h in hist), 1e-9))
     return TrainedClassifier(model.eval(), arch, classes, target, image_size, pre['mean'], pre['std'], model.weights_source, info)
@@ -572,7 +604,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    max_minutes: float | None = None, save=None, json_path=None, min_count: int = 20, batch_size: int = 64,
                    lr: float = 1e-3, class_weights: bool = False, patience: int = 3, seed: int = 0, workers: int | None = None,
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
-                   threads: int | None = None, progress: bool = True, split_by: str = 'random') -> dict:
+                   threads: int | None = None, progress: bool = True, split_by: str = 'random', augment='flip',
+                   label_smoothing: float = 0.0, schedule: str = 'constant') -> dict:
     """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
     (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON.
 
@@ -591,7 +624,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     tc = train_classifier(rows, target, arch, classes, mode=mode, pretrained=pretrained, weights_path=weights_path,
                           image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, use_class_weights=class_weights,
                           patience=patience, max_minutes=max_minutes, seed=seed, split=split, fingerprint=cat.fingerprint,
-                          cache_dir=cache_dir, workers=workers, progress=progress, min_count=min_count)
+                          cache_dir=cache_dir, workers=workers, progress=progress, min_count=min_count,
+                          augment=augment, label_smoothing=label_smoothing, schedule=schedule)
     finish_distributed()
     if not dinfo.is_rank0: return {}
     maj = rows[split.values == 'train'][target].mode()[0]
@@ -604,7 +638,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                majority_class=m['majority_class'], majority_accuracy=m['majority_accuracy'], majority_macro_f1=m['majority_macro_f1'],
                decode_s=tc.info['stage_s'].get('decode'), data=str(root), test_data=str(test_data) if test_data else None,
                fingerprint=cat.fingerprint, torch_threads=torch.get_num_threads(), split=split_by, world_size=dinfo.world_size,
-               global_batch_size=tc.info['global_batch_size'], lr=lr, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
+               global_batch_size=tc.info['global_batch_size'], lr=lr, augment=tc.info['augment'],
+               label_smoothing=label_smoothing, schedule=schedule, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
                per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
                in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
     if save:
@@ -643,7 +678,7 @@ def register_cli(commands, bench) -> None:
     p.set_defaults(func=lambda a: classify_images(a.images, a.model, a.top, a.device, a.json))
     b = bench.add_parser('classify', help='train, evaluate and time a classifier on a dataset folder')
     b.add_argument('--data', default=None, metavar='DIR'); b.add_argument('--test-data', default=None, metavar='DIR')
-    b.add_argument('--arch', default='mobilenet_v2', choices=list(ARCHS)); b.add_argument('--target', default='masterCategory')
+    b.add_argument('--arch', default='mobilenet_v2', choices=list(ARCHS)); b.add_argument('--target', default='masterCategory', help='label column of styles.csv to learn (default: masterCategory)')
     b.add_argument('--image-size', type=int, default=128); b.add_argument('--epochs', type=int, default=5)
     b.add_argument('--pretrained', action='store_true'); b.add_argument('--weights-file', default=None, metavar='PTH')
     b.add_argument('--mode', default='finetune', choices=['finetune', 'frozen'])
@@ -657,10 +692,14 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--speed-n', type=int, default=256); b.add_argument('--infer-n', type=int, default=512)
     b.add_argument('--split', default='random', choices=['random', 'id'],
                    help='test split: random (stratified) or id (the newest 15%% of products by id; default random)')
+    b.add_argument('--augment', default='flip', help='fine-tuning augmentations: comma-separated subset of flip,shift (default: flip)')
+    b.add_argument('--label-smoothing', type=float, default=0.0, help='cross-entropy label smoothing (default: 0)')
+    b.add_argument('--schedule', default='constant', choices=['constant', 'cosine'], help='learning rate over the epochs (default: constant)')
     b.set_defaults(func=lambda a: bench_classify(
         a.data, a.test_data, a.arch, a.target, a.image_size, a.epochs, a.pretrained, a.mode, a.max_minutes, a.save, a.json,
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
-        not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split))
+        not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split, augment=a.augment,
+        label_smoothing=a.label_smoothing, schedule=a.schedule))
     l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
     l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
     l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')
