@@ -22,6 +22,7 @@ tf_requirements = [r for r in dev_requirements if r.split('>')[0].split('<')[0].
                    in ('tensorflow', 'tensorflow-hub', 'ai-edge-litert')]
 serve_requirements = shlex.split(cfg.get('serve_requirements', ''))
 scale_requirements = shlex.split(cfg.get('scale_requirements', ''))
+export_requirements = shlex.split(cfg.get('export_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
@@ -37,7 +38,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'tf': tf_requirements, 'serve': serve_requirements, 'scale': scale_requirements},
+    extras_require={'dev': dev_requirements, 'tf': tf_requirements, 'serve': serve_requirements, 'scale': scale_requirements,
+                    'export': export_requirements},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

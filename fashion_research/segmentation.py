@@ -18,11 +18,12 @@ from .core import *
 from .data import read_seg_dataset, binary_mask, ensure_data, IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'UNET_ENCODERS', 'SEGMENTER_KINDS', 'AUGMENTATIONS', 'as_bool_mask',
-           'iou', 'dice', 'dice_from_iou', 'mean_ci', 'clean_mask', 'Segmenter', 'build_deeplab', 'load_deeplab',
-           'default_tflite_path', 'person_score', 'build_tflite', 'UNet', 'save_unet', 'load_unet', 'get_segmenter',
-           'split_pairs', 'load_pair', 'SegSet', 'colour_jitter', 'dice_bce_loss', 'train_unet', 'evaluate_segmenter',
-           'summarize_eval', 'resolve_seg_dir', 'draw_seg_set', 'bench_segment', 'segment_image', 'register_cli']
+__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'UNET_ENCODERS', 'UNET_ENGINES', 'SEGMENTER_KINDS', 'AUGMENTATIONS',
+           'as_bool_mask', 'iou', 'dice', 'dice_from_iou', 'mean_ci', 'clean_mask', 'Segmenter', 'build_deeplab',
+           'load_deeplab', 'default_tflite_path', 'person_score', 'build_tflite', 'UNet', 'save_unet', 'load_unet',
+           'unet_onnx_path', 'export_unet_onnx', 'get_segmenter', 'split_pairs', 'load_pair', 'SegSet', 'colour_jitter',
+           'dice_bce_loss', 'train_unet', 'evaluate_segmenter', 'summarize_eval', 'resolve_seg_dir', 'draw_seg_set',
+           'bench_segment', 'segment_image', 'register_cli']
 
 # %% ../nbs/05_segmentation.ipynb #accab1a5
 def as_bool_mask(m) -> np.ndarray:
@@ -282,16 +283,59 @@ def _unet_prob_fn(model: UNet, device) -> Callable:
         with torch.inference_mode(): return torch.sigmoid(model(x))[0, 0].float().cpu().numpy()
     return prob
 
+# %% ../nbs/05_segmentation.ipynb #40d1bbfb
+UNET_ENGINES = ('auto', 'torch', 'onnx')
+
+def unet_onnx_path(checkpoint) -> Path:
+    "Where `export_unet_onnx` writes a checkpoint's ONNX file: beside it, suffix `.onnx`."
+    return Path(checkpoint).with_suffix('.onnx')
+
+def export_unet_onnx(checkpoint, out=None) -> Path:
+    "Export the UNet at `checkpoint` to ONNX at its input size (default `unet_onnx_path`), recording the checkpoint's SHA-256."
+    try: import onnx
+    except ImportError: raise ImportError("exporting to ONNX needs the onnx package: pip install onnx (or the project's export extra)") from None
+    model = load_unet(checkpoint, 'cpu'); w, h = model.config['size']
+    out = Path(out) if out else unet_onnx_path(checkpoint)
+    tmp = out.with_name(out.name + f'.tmp{os.getpid()}')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model, torch.zeros(1, 3, h, w), str(tmp), dynamo=False, input_names=['image'], output_names=['logits'])
+    m = onnx.load(str(tmp))
+    onnx.helper.set_model_props(m, {'checkpoint_sha256': file_sha256(checkpoint), 'config': json.dumps(model.config, default=str)})
+    onnx.save(m, str(tmp)); tmp.replace(out)
+    return out
+
+def _onnx_unet_session(checkpoint, threads: int = 1):
+    "(onnxruntime session, config) of the checkpoint's ONNX export when it exists and matches the checkpoint, else (None, why)."
+    path = unet_onnx_path(checkpoint)
+    if not path.exists(): return None, f"no ONNX export at {path} (fashion-research export-unet {checkpoint})"
+    import onnxruntime as ort
+    so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
+    s = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+    meta = s.get_modelmeta().custom_metadata_map
+    if meta.get('checkpoint_sha256') != file_sha256(checkpoint):
+        return None, f"{path} was exported from another checkpoint (re-export: fashion-research export-unet {checkpoint})"
+    return s, json.loads(meta['config'])
+
+def _unet_onnx_prob_fn(session, size) -> Callable:
+    w, h = size
+    def prob(img: Image.Image) -> np.ndarray:
+        x = (np.asarray(img.resize((w, h), Image.BILINEAR), np.float32) / 255).transpose(2, 0, 1)[None]
+        return 1 / (1 + np.exp(-session.run(None, {'image': np.ascontiguousarray(x)})[0][0, 0]))
+    return prob
+
 # %% ../nbs/05_segmentation.ipynb #7308519a
 SEGMENTER_KINDS = ('deeplab', 'unet', 'tflite')
 
 def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothing', device=None,
-                  pretrained: bool = True, postprocess: bool = False) -> Segmenter:
+                  pretrained: bool = True, postprocess: bool = False, engine: str = 'auto', threads: int = 1) -> Segmenter:
     """A `Segmenter` of `kind` ('deeplab', 'unet' or 'tflite').
 
     deeplab: torchvision DeepLabV3-ResNet101, VOC person class; `checkpoint`: a local weights file; `pretrained=False`:
     random init, for plumbing only.
-    unet: needs `checkpoint` (from `save_unet`) unless `pretrained=False` (an untrained network, labelled random init).
+    unet: needs `checkpoint` (from `save_unet`) unless `pretrained=False` (an untrained network, labelled random init);
+    `engine` 'auto' runs its current ONNX export (`export_unet_onnx`) in onnxruntime with `threads` when there is one, else
+    PyTorch; 'onnx' requires the export, 'torch' never uses it.
     tflite: the DeepLab v3 TFLite model at `tflite` (default `default_tflite_path()`), person class.
     For deeplab/tflite the foreground is the person: with target='clothing' it stands in for the clothing."""
     if target not in ('clothing', 'person'): raise ValueError(f"target must be 'clothing' or 'person', not {target!r}")
@@ -301,6 +345,14 @@ def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothi
         model = model.to(dev).eval()
         return Segmenter('deeplabv3_resnet101 (person)', wl, _deeplab_prob_fn(model, dev), 'person', postprocess=postprocess, model=model)
     if kind == 'unet':
+        if engine not in UNET_ENGINES: raise ValueError(f"engine must be one of {UNET_ENGINES}, not {engine!r}")
+        if checkpoint and engine != 'torch' and pick_device(device).type == 'cpu':   # onnxruntime runs here on the CPU
+            sess, cfg = _onnx_unet_session(checkpoint, threads)
+            if sess is not None:
+                return Segmenter(f"unet_{cfg.get('arch', 'mobilenet_v2')} (onnxruntime)", weights_label(path=checkpoint),
+                                 _unet_onnx_prob_fn(sess, cfg['size']), cfg['target'], postprocess=postprocess, model=sess)
+            if engine == 'onnx': raise FileNotFoundError(cfg)
+        elif engine == 'onnx': raise ValueError("engine='onnx' needs a checkpoint with an ONNX export, on the CPU")
         dev = pick_device(device)
         if checkpoint:
             model = load_unet(checkpoint, dev); wl = weights_label(path=checkpoint)
@@ -516,8 +568,11 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
                   max_minutes: float | None = None, target: str = 'clothing', size=(128, 192), test_frac: float = 0.15,
                   batch_size: int = 16, save=None, postprocess: bool = False, threads: int | None = None, device=None,
                   seed: int = 0, max_test: int | None = None, pretrained_encoder: bool = False, json_path=None,
-                  augment: str = 'flip,scale,colour', lr: float = 2e-3, encoder: str = 'mobilenet_v2') -> dict:
-    "Train (UNet, when asked) and score a segmenter on a segmentation folder; prints and optionally writes the figures as JSON."
+                  augment: str = 'flip,scale,colour', lr: float = 2e-3, encoder: str = 'mobilenet_v2', engine: str = 'auto',
+                  export_onnx: bool = False) -> dict:
+    """Train (UNet, when asked) and score a segmenter on a segmentation folder; prints and optionally writes the figures as JSON.
+
+    `export_onnx`: also write the saved checkpoint's ONNX export (`export_unet_onnx`); `engine`: how a given UNet checkpoint runs."""
     if threads: torch.set_num_threads(int(threads))
     root = resolve_seg_dir(data); pairs, labels = read_seg_dataset(root)
     if test_data:
@@ -537,11 +592,13 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
         finish_distributed()   # under torchrun the ranks trained together (train_unet); rank 0 alone saves, scores and prints
         if not is_rank0(): return {}
         if save: res['checkpoint_saved'] = str(save_unet(net, save, hist | {'data': str(root), 'test_frac': test_frac, 'seed': seed}))
+        if save and export_onnx: res['onnx_saved'] = str(export_unet_onnx(save))
         dev = pick_device(device)
         seg = Segmenter(f'unet_{encoder}', f"trained here on {hist['n_train']} pairs of {root} (encoder {hist['encoder_weights']})",
                         _unet_prob_fn(net.to(dev), dev), target, postprocess=postprocess, model=net)
     else:
-        seg = get_segmenter(model, checkpoint=checkpoint, tflite=tflite, target=target, device=device, postprocess=postprocess)
+        seg = get_segmenter(model, checkpoint=checkpoint, tflite=tflite, target=target, device=device, postprocess=postprocess,
+                            engine=engine, threads=torch.get_num_threads())
     res.update(segmenter=seg.name, weights=seg.weights, predicts=seg.target, torch_threads=torch.get_num_threads())
     df = evaluate_segmenter(seg, test_p, test_labels, target)
     res.update(summarize_eval(df))
@@ -550,10 +607,10 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
 
 # %% ../nbs/05_segmentation.ipynb #44d1a91c
 def segment_image(image, model: str = 'unet', out=None, checkpoint=None, tflite=None, target: str = 'clothing',
-                  postprocess: bool = False, device=None) -> Path:
+                  postprocess: bool = False, device=None, engine: str = 'auto') -> Path:
     "Segment one image file and write its mask (PNG, 255 foreground / 0 background, the image's size) to `out`."
     image = Path(image); img = load_image(image)
-    seg = get_segmenter(model, checkpoint=checkpoint, tflite=tflite, target=target, device=device, postprocess=postprocess)
+    seg = get_segmenter(model, checkpoint=checkpoint, tflite=tflite, target=target, device=device, postprocess=postprocess, engine=engine)
     m = seg(img)
     out = Path(out) if out else image.with_name(image.stem + '_mask.png')
     out.parent.mkdir(parents=True, exist_ok=True); Image.fromarray(m, 'L').save(out)
@@ -568,13 +625,14 @@ def _add_model_args(p) -> None:
     p.add_argument('--target', choices=('clothing', 'person'), default='clothing')
     p.add_argument('--postprocess', action='store_true', help='keep large components and fill holes')
     p.add_argument('--device', default=None)
+    p.add_argument('--engine', choices=UNET_ENGINES, default='auto', help="UNet engine: auto (its ONNX export when current, else torch), torch or onnx")
 
 def register_cli(commands, bench) -> None:
     "Add `segment` and `bench segment` to the command line."
     p = commands.add_parser('segment', help='write the clothing mask of one image (PNG, 255/0)')
     p.add_argument('image'); p.add_argument('--out', default=None, help='mask PNG (default IMAGE_mask.png)')
     _add_model_args(p)
-    p.set_defaults(func=lambda a: segment_image(a.image, a.model, a.out, a.checkpoint, a.tflite, a.target, a.postprocess, a.device))
+    p.set_defaults(func=lambda a: segment_image(a.image, a.model, a.out, a.checkpoint, a.tflite, a.target, a.postprocess, a.device, a.engine))
     b = bench.add_parser('segment', help='train (UNet) and score a segmenter on a segmentation folder: IoU, Dice, time')
     b.add_argument('--data', required=True, help='segmentation folder (images/, masks/, labels.csv) or a dataset holding segmentation/')
     b.add_argument('--test-data', default=None, help="score on this folder instead of DATA's held-out part")
@@ -585,6 +643,7 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--max-test', type=int, default=None); b.add_argument('--seed', type=int, default=0)
     b.add_argument('--threads', type=int, default=None); b.add_argument('--pretrained-encoder', action='store_true')
     b.add_argument('--save', default=None, help='write the trained UNet checkpoint here')
+    b.add_argument('--export-onnx', action='store_true', help='with --save: also write its ONNX export beside it (needs the onnx package)')
     b.add_argument('--augment', default='flip,scale,colour', help="comma-separated subset of flip,scale,colour ('' = none)")
     b.add_argument('--lr', type=float, default=2e-3)
     b.add_argument('--encoder', choices=UNET_ENCODERS, default='mobilenet_v2',
@@ -593,4 +652,8 @@ def register_cli(commands, bench) -> None:
     b.set_defaults(func=lambda a: bench_segment(a.data, a.model, a.test_data, a.checkpoint, a.tflite, a.epochs, a.max_minutes,
                                                 a.target, tuple(a.size), a.test_frac, a.batch_size, a.save, a.postprocess,
                                                 a.threads, a.device, a.seed, a.max_test, a.pretrained_encoder, a.json,
-                                                a.augment, a.lr, a.encoder))
+                                                a.augment, a.lr, a.encoder, a.engine, a.export_onnx))
+    x = commands.add_parser('export-unet', help='write a UNet checkpoint as ONNX beside it, for onnxruntime (needs the onnx package)')
+    x.add_argument('checkpoint', help='UNet checkpoint (save_unet / bench segment --save)')
+    x.add_argument('--out', default=None, help='ONNX file (default: the checkpoint with suffix .onnx, where the segmenter looks)')
+    x.set_defaults(func=lambda a: print(export_unet_onnx(a.checkpoint, a.out)))
