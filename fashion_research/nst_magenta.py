@@ -327,7 +327,7 @@ def composite(original, stylized, mask: np.ndarray, feather: float = 0) -> Image
     mask = np.asarray(mask)
     if mask.shape != (H, W): raise ValueError(f"mask is {mask.shape}, the image {(H, W)}: masks must have the image's size")
     if not feather or feather <= 1:                      # hard edge: copy the garment's pixels, nothing else
-        out = orig.copy(); inside = mask > 0; out[inside] = np.asarray(st)[inside]
+        out = orig.copy(); np.copyto(out, np.asarray(st), where=(mask > 0)[..., None])
         return Image.fromarray(out)
     a = _alpha(mask, feather)[..., None]
     blend = np.clip(orig*(1 - a) + np.asarray(st, np.float32)*a + 0.5, 0, 255).astype(np.uint8)
@@ -379,11 +379,12 @@ def _stylize(stylizer, content: Image.Image, style: Image.Image, strength: float
     return out if out.size == content.size else out.resize(content.size, Image.BICUBIC)
 
 def stylize_masked(content, style, segmenter=None, stylizer=None, strength: float = 1.0, feather: float = 0,
-                   mask: np.ndarray | None = None, overlap: bool = True) -> MaskedStylization:
+                   mask: np.ndarray | None = None, overlap: bool | None = None) -> MaskedStylization:
     """Stylize the garment only: segment (or use `mask`; neither = whole photo), stylize, composite; timings per stage.
 
     `overlap`: segment in a worker thread while the photo is stylized (the mask is only needed for compositing);
-    an empty mask then discards the stylization. The pixels outside the mask are the photo's in every case."""
+    an empty mask then discards the stylization. None (default): overlap unless the segmenter says it is `cheap` (a few
+    milliseconds, e.g. the UNet in onnxruntime), which then runs first: beside Magenta it would only fight it for the cores. The pixels outside the mask are the photo's in every case."""
     t0 = time.perf_counter(); sec = {'segment': 0.0}
     content, style = _as_image(content), _as_image(style)
     stylizer = stylizer or MagentaStylizer()
@@ -393,7 +394,7 @@ def stylize_masked(content, style, segmenter=None, stylizer=None, strength: floa
     job = None
     if mask is not None: mask = np.asarray(mask, np.uint8)
     elif segmenter is None: mask = np.full(content.size[::-1], 255, np.uint8)
-    elif overlap: job = _seg_pool().submit(segment)
+    elif overlap or (overlap is None and not getattr(segmenter, 'cheap', False)): job = _seg_pool().submit(segment)
     else: mask = segment()
     t = time.perf_counter()
     stylized = _stylize(stylizer, content, style, strength) if job is not None or mask.any() else None
@@ -544,7 +545,7 @@ def _load_fit(path, size):
 
 def bench_stylize(content_dir, style_dir, model=None, mask: str = 'none', size: int | None = None, limit: int | None = None,
                   strength: float = 1.0, feather: float = 0, seg_checkpoint=None, seg_tflite=None, target: str = 'clothing',
-                  save_dir=None, json_path=None, torch_threads: int = 2, overlap: bool = True, reps: int = 1) -> dict:
+                  save_dir=None, json_path=None, torch_threads: int = 2, overlap: bool | None = None, reps: int = 1) -> dict:
     """Time variants 1-3 over folders of photos and paintings (styles cycled); print and optionally write JSON.
 
     Per photo, the masked call end to end (`stylize_masked`, photo and painting in memory) and the bare model call
@@ -581,7 +582,8 @@ def bench_stylize(content_dir, style_dir, model=None, mask: str = 'none', size: 
            'mask': mask, 'segmenter': getattr(seg, 'name', None), 'segmenter_weights': getattr(seg, 'weights', None),
            'size': size, 'strength': strength, 'feather': feather, 'tflite_threads': TFLITE_THREADS,
            'torch_threads': torch_threads if mask in ('deeplab', 'unet') else None, 'load_s': tl.seconds,
-           'overlap': overlap, 'reps': reps, 'stages_sum_s': _median([d['stages_sum'] for d in recs]),
+           'overlap': overlap if overlap is not None else (seg is not None and not getattr(seg, 'cheap', False)),
+           'overlap_mode': {None: 'auto', True: 'on', False: 'off'}[overlap], 'reps': reps, 'stages_sum_s': _median([d['stages_sum'] for d in recs]),
            's_per_image_median': _median([d['total'] for d in recs]), 's_per_image_mean': float(np.mean([d['total'] for d in recs])),
            'segment_s': _median([d['segment'] for d in recs]), 'stylize_s': _median([d['stylize'] for d in recs]),
            'composite_s': _median([d['composite'] for d in recs]), 'read_s': _median([d['read_s'] for d in recs]),
@@ -652,11 +654,11 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--size', type=int, default=None, help='scale photos so their longer side is N px first')
     b.add_argument('--limit', type=int, default=None); b.add_argument('--save-dir', default=None, help='write the results here')
     b.add_argument('--json', default=None, help='write the result as JSON (default: none)'); _seg_args(b)
-    b.add_argument('--no-overlap', action='store_true', help='segment before stylizing instead of in a worker thread alongside it (default: overlap)')
+    b.add_argument('--overlap', choices=('auto', 'on', 'off'), default='auto', help='segment in a worker thread alongside stylizing (on), before it (off), or on unless the segmenter is cheap (auto, default)')
     b.add_argument('--reps', type=int, default=1, help='masked and bare calls per photo, alternated (default 1)')
     b.set_defaults(func=lambda a: bench_stylize(a.content_dir, a.style_dir, a.model, a.mask, a.size, a.limit, a.strength, a.feather,
                                                 a.seg_checkpoint, a.seg_tflite, a.target, a.save_dir, a.json, a.torch_threads,
-                                                not a.no_overlap, a.reps))
+                                                {'auto': None, 'on': True, 'off': False}[a.overlap], a.reps))
     m = bench.add_parser('magenta-backends', help='Magenta ONNX (the default) vs a TFLite pair: time per photo and pixel agreement')
     m.add_argument('--content-dir', required=True, help='folder of photos'); m.add_argument('--style-dir', required=True, help='folder of paintings')
     m.add_argument('--tflite', required=True, help='folder holding the Magenta TFLite pair')

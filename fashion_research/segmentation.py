@@ -108,6 +108,7 @@ class Segmenter:
     threshold: float = 0.5
     postprocess: bool = False                   # apply `clean_mask`
     model: object = None                        # the underlying model or interpreter, for inspection
+    cheap: bool = False                         # a few milliseconds: run it in turn, not beside other work (see stylize_masked)
 
     def prob(self, img) -> np.ndarray:
         "Foreground probability, float32 HxW at the image's size."
@@ -116,7 +117,7 @@ class Segmenter:
 
     def __call__(self, img) -> np.ndarray:
         "The uint8 mask (255/0) of `img` (PIL image, array or file path), at its own size."
-        m = np.where(self.prob(img) >= self.threshold, 255, 0).astype(np.uint8)
+        m = np.where(self.prob(img) >= self.threshold, np.uint8(255), np.uint8(0))
         return clean_mask(m) if self.postprocess else m
 
     def __repr__(self): return f"Segmenter({self.name!r}, target={self.target!r}, weights={self.weights!r})"
@@ -305,12 +306,13 @@ def export_unet_onnx(checkpoint, out=None) -> Path:
     onnx.save(m, str(tmp)); tmp.replace(out)
     return out
 
-def _onnx_unet_session(checkpoint, threads: int = 1):
+def _onnx_unet_session(checkpoint, threads: int = 2):
     "(onnxruntime session, config) of the checkpoint's ONNX export when it exists and matches the checkpoint, else (None, why)."
     path = unet_onnx_path(checkpoint)
     if not path.exists(): return None, f"no ONNX export at {path} (fashion-research export-unet {checkpoint})"
     import onnxruntime as ort
     so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
+    so.add_session_config_entry('session.intra_op.allow_spinning', '0')   # idle threads sleep: Magenta runs next on these cores
     s = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
     meta = s.get_modelmeta().custom_metadata_map
     if meta.get('checkpoint_sha256') != file_sha256(checkpoint):
@@ -328,7 +330,7 @@ def _unet_onnx_prob_fn(session, size) -> Callable:
 SEGMENTER_KINDS = ('deeplab', 'unet', 'tflite')
 
 def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothing', device=None,
-                  pretrained: bool = True, postprocess: bool = False, engine: str = 'auto', threads: int = 1) -> Segmenter:
+                  pretrained: bool = True, postprocess: bool = False, engine: str = 'auto', threads: int = 2) -> Segmenter:
     """A `Segmenter` of `kind` ('deeplab', 'unet' or 'tflite').
 
     deeplab: torchvision DeepLabV3-ResNet101, VOC person class; `checkpoint`: a local weights file; `pretrained=False`:
@@ -350,7 +352,8 @@ def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothi
             sess, cfg = _onnx_unet_session(checkpoint, threads)
             if sess is not None:
                 return Segmenter(f"unet_{cfg.get('arch', 'mobilenet_v2')} (onnxruntime)", weights_label(path=checkpoint),
-                                 _unet_onnx_prob_fn(sess, cfg['size']), cfg['target'], postprocess=postprocess, model=sess)
+                                 _unet_onnx_prob_fn(sess, cfg['size']), cfg['target'], postprocess=postprocess, model=sess,
+                                 cheap=True)
             if engine == 'onnx': raise FileNotFoundError(cfg)
         elif engine == 'onnx': raise ValueError("engine='onnx' needs a checkpoint with an ONNX export, on the CPU")
         dev = pick_device(device)
