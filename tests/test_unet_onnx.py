@@ -27,7 +27,7 @@ def test_onnx_export_matches_torch(checkpoint):
     export_unet_onnx(checkpoint)
     assert unet_onnx_path(checkpoint).exists()
     fast, slow = get_segmenter('unet', checkpoint=checkpoint), get_segmenter('unet', checkpoint=checkpoint, engine='torch')
-    assert 'onnxruntime' in fast.name and 'onnxruntime' not in slow.name
+    assert 'onnxruntime, float32' in fast.name and 'onnxruntime' not in slow.name
     for s in range(3):
         p, q = fast.prob(_photo(s)), slow.prob(_photo(s))
         assert p.shape == (70, 45) and np.abs(p - q).max() < 1e-4
@@ -58,3 +58,16 @@ def test_export_command(checkpoint, tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0 and 'onnxruntime' in r.stdout, r.stdout + r.stderr[-2000:]
     assert np.asarray(Image.open(tmp_path/'m.png')).shape == (70, 45)
+
+
+def test_int8_export_close_to_float(checkpoint, tmp_path):
+    "A calibrated export is int8 (said in the segmenter's name) and its probabilities stay close to the float network's."
+    cal = []
+    for i in range(6):
+        _photo(10 + i).save(tmp_path/f'cal{i}.png'); cal.append(tmp_path/f'cal{i}.png')
+    export_unet_onnx(checkpoint, calibration=tmp_path)           # a folder of photos
+    q, f = get_segmenter('unet', checkpoint=checkpoint), get_segmenter('unet', checkpoint=checkpoint, engine='torch')
+    assert 'int8' in q.name, q.name
+    d = np.abs(q.prob(_photo(1)) - f.prob(_photo(1)))
+    assert d.mean() < 0.05 and d.max() < 0.5
+    with pytest.raises(FileNotFoundError, match='no photos'): export_unet_onnx(checkpoint, calibration=[])
