@@ -74,11 +74,17 @@ def declared_parameters(path: Path) -> set[str]:
             for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
 
 # %% ../nbs/11_report.ipynb #16761b92
+def _literal(v):
+    "A parameter value papermill writes back as itself: tuples become lists (it would quote a tuple as a string)."
+    if isinstance(v, (tuple, list)): return [_literal(x) for x in v]
+    if isinstance(v, dict): return {k: _literal(x) for k, x in v.items()}
+    return v
+
 def notebook_parameters(path: Path, profile: str, common: dict, extra: dict | None = None) -> dict:
     "The parameters to inject into one notebook: common ones, the profile's, then `extra`, kept to those it declares."
     declared = declared_parameters(path)
     want = {**common, **PROFILES.get(profile, {}).get(Path(path).name[:2], {}), **(extra or {})}
-    return {k: v for k, v in want.items() if k in declared}
+    return {k: _literal(v) for k, v in want.items() if k in declared}
 
 # %% ../nbs/11_report.ipynb #569d9b2f
 def package_versions(names=('fashion_research', 'torch', 'torchvision', 'numpy', 'pandas', 'pillow', 'matplotlib',
