@@ -260,9 +260,10 @@ def _fit(module: nn.Module, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor |
     """Train `module` on (X, y) with Adam and cross-entropy; early stopping on (Xv, yv); returns per-epoch history.
 
     Under torchrun (a process group from `init_distributed`) each rank trains `batch_size // N` rows of every global batch
-    with DistributedDataParallel; `schedule` 'cosine' decays the learning rate to 0 over `epochs` (per step), 'constant' keeps it;
-    `label_smoothing` softens the cross-entropy targets. Training losses, accuracies and validation metrics are summed over ranks, so every rank takes the
-    same early-stopping and time-budget decisions, and `module` (unwrapped) keeps the same parameters on every rank."""
+    with DistributedDataParallel; training losses, accuracies and validation metrics are summed over ranks, so every rank
+    takes the same early-stopping and time-budget decisions, and `module` (unwrapped) keeps the same parameters on every
+    rank. `schedule` 'cosine' decays the learning rate to 0 over `epochs` (per step), 'constant' keeps it;
+    `label_smoothing` softens the training targets (the validation loss stays unsmoothed)."""
     from tqdm.auto import tqdm
     info = dist_info(); progress = progress and info.is_rank0
     dev = next(module.parameters()).device
@@ -408,9 +409,10 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
                      pixels: dict | None = None, augment='flip', label_smoothing: float = 0.0,
                      schedule: str = 'constant') -> TrainedClassifier:
     """Train `arch` on `items[target]` (rows with `image_path`); `mode` 'finetune' trains everything, 'frozen' only the head
-    on cached backbone features.
-    Fine-tuning options: `augment` (flip, shift; see `_pixel_prep`), `label_smoothing`, `schedule` ('constant' or 'cosine'). `split` ('train'/'val'/...) defaults to `split_catalog(items, by=target, seed=seed)`."""
+    on cached backbone features. `split` ('train'/'val'/...) defaults to `split_catalog(items, by=target, seed=seed)`.
+    Fine-tuning options: `augment` (flip, shift; see `_pixel_prep`), `label_smoothing`, `schedule` ('constant' or 'cosine')."""
     if mode not in ('finetune', 'frozen'): raise ValueError(f"mode must be 'finetune' or 'frozen', not {mode!r}")
+    _augment_set(augment)   # an unknown augmentation is refused before any photo is decoded
     rows, classes = select_target(items, target, classes, min_count)
     if len(classes) < 2: raise ValueError(f"{target!r} has fewer than 2 classes to learn: {classes}")
     split = (split_catalog(rows, by=target, seed=seed) if split is None else
@@ -678,7 +680,8 @@ def register_cli(commands, bench) -> None:
     p.set_defaults(func=lambda a: classify_images(a.images, a.model, a.top, a.device, a.json))
     b = bench.add_parser('classify', help='train, evaluate and time a classifier on a dataset folder')
     b.add_argument('--data', default=None, metavar='DIR'); b.add_argument('--test-data', default=None, metavar='DIR')
-    b.add_argument('--arch', default='mobilenet_v2', choices=list(ARCHS)); b.add_argument('--target', default='masterCategory', help='label column of styles.csv to learn (default: masterCategory)')
+    b.add_argument('--arch', default='mobilenet_v2', choices=list(ARCHS)); b.add_argument('--target', default='masterCategory',
+                                                        help='label column of styles.csv to learn (default: masterCategory)')
     b.add_argument('--image-size', type=int, default=128); b.add_argument('--epochs', type=int, default=5)
     b.add_argument('--pretrained', action='store_true'); b.add_argument('--weights-file', default=None, metavar='PTH')
     b.add_argument('--mode', default='finetune', choices=['finetune', 'frozen'])

@@ -13,14 +13,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import __version__
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'project_root',
-           'sample_data_dir', 'resolve_data_dir', 'report_dir', 'seed_everything', 'pick_device',
+__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'IMAGE_SUFFIXES',
+           'project_root', 'sample_data_dir', 'resolve_data_dir', 'report_dir', 'seed_everything', 'pick_device',
            'WeightsUnavailableError', 'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format',
            'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side',
-           'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'Timer', 'StageTimer', 'to_jsonable',
-           'atomic_write', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo',
-           'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks',
-           'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
+           'list_images', 'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'Timer', 'StageTimer',
+           'to_jsonable', 'atomic_write', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench',
+           'DistInfo', 'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device',
+           'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp',
+           'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -240,6 +241,16 @@ def resize_long_side(im: Image.Image, size: int | None, resample=Image.BILINEAR)
     w, h = im.size; s = size/max(w, h)
     nw, nh = max(1, round(w*s)), max(1, round(h*s))
     return im if (nw, nh) == (w, h) else im.resize((nw, nh), resample)
+
+# %% ../nbs/00_core.ipynb #ef43bcd0
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+def list_images(folder: str | os.PathLike, limit: int | None = None) -> list[Path]:
+    "Image files in `folder`, sorted by name, at most `limit`."
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"{folder} is not a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return files[:limit] if limit else files
 
 # %% ../nbs/00_core.ipynb #f5185a6a
 def _file_hash(path: str | os.PathLike, algo: str, chunk: int = 1 << 20) -> str:

@@ -12,7 +12,7 @@ from PIL import Image
 from .core import *
 from .data import ensure_data, read_seg_dataset, binary_mask
 from .segmentation import iou, dice
-from .nst_magenta import (stylize_masked, try_magenta, draw_styles, list_images, composite,
+from .nst_magenta import (stylize_masked, try_magenta, draw_styles, composite,
                                           outside_mask_max_abs_diff)
 from .nst_vgg19 import gatys, nst_losses, load_vgg19, fit_size
 from .nst_unet import report_unet_checkpoint

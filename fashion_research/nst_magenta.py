@@ -14,11 +14,11 @@ from .core import *
 from .data import ensure_data
 
 # %% auto #0
-__all__ = ['MAGENTA_HUB_HANDLE', 'TFLITE_THREADS', 'MAGENTA_ONNX_PACKAGE', 'MAGENTA_ONNX_FILES', 'IMAGE_SUFFIXES', 'MASK_KINDS',
+__all__ = ['MAGENTA_HUB_HANDLE', 'TFLITE_THREADS', 'MAGENTA_ONNX_PACKAGE', 'MAGENTA_ONNX_FILES', 'MASK_KINDS',
            'MagentaUnavailableError', 'onnx_model_files', 'MagentaStylizer', 'make_toy_magenta', 'composite',
-           'outside_mask_max_abs_diff', 'MaskedStylization', 'stylize_masked', 'list_images', 'draw_styles',
-           'photo_folder', 'try_magenta', 'run_pairs', 'plot_stylize_grid', 'report_variant', 'make_segmenter',
-           'bench_stylize', 'compare_magenta_backends', 'register_cli']
+           'outside_mask_max_abs_diff', 'MaskedStylization', 'stylize_masked', 'draw_styles', 'photo_folder',
+           'try_magenta', 'run_pairs', 'plot_stylize_grid', 'report_variant', 'make_segmenter', 'bench_stylize',
+           'compare_magenta_backends', 'register_cli']
 
 # %% ../nbs/06_nst_magenta.ipynb #ee6d92d6
 MAGENTA_HUB_HANDLE = 'https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2'
@@ -384,7 +384,8 @@ def stylize_masked(content, style, segmenter=None, stylizer=None, strength: floa
 
     `overlap`: segment in a worker thread while the photo is stylized (the mask is only needed for compositing);
     an empty mask then discards the stylization. None (default): overlap unless the segmenter says it is `cheap` (a few
-    milliseconds, e.g. the UNet in onnxruntime), which then runs first: beside Magenta it would only fight it for the cores. The pixels outside the mask are the photo's in every case."""
+    milliseconds, e.g. the UNet in onnxruntime), which then runs first: beside Magenta it would only fight it for the cores.
+    The pixels outside the mask are the photo's in every case."""
     t0 = time.perf_counter(); sec = {'segment': 0.0}
     content, style = _as_image(content), _as_image(style)
     stylizer = stylizer or MagentaStylizer()
@@ -408,15 +409,6 @@ def stylize_masked(content, style, segmenter=None, stylizer=None, strength: floa
     return MaskedStylization(image, mask, stylized, sec, time.perf_counter() - t0)
 
 # %% ../nbs/06_nst_magenta.ipynb #049d52c6
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
-
-def list_images(folder: str | os.PathLike, limit: int | None = None) -> list[Path]:
-    "Image files in `folder`, sorted by name, at most `limit`."
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"{folder} is not a folder of images")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    return files[:limit] if limit else files
-
 def draw_styles(n: int = 3, size: int = 256, seed: int = 0) -> list[Image.Image]:
     "Drawn stand-in 'paintings' (swirls, stripes, mosaic) for offline runs; not real artworks."
     rng = np.random.default_rng(seed); yy, xx = np.mgrid[0:size, 0:size]/size; out = []

@@ -277,10 +277,14 @@ def load_unet(path, device=None) -> UNet:
     return m.to(device or 'cpu').eval()
 
 # %% ../nbs/05_segmentation.ipynb #af410e43
+def _unet_input(img: Image.Image, size) -> np.ndarray:
+    "A photo as the UNet's (1, 3, H, W) float input in 0..1 at `size` (width, height)."
+    return np.ascontiguousarray((np.asarray(_to_pil(img).resize(tuple(size), Image.BILINEAR), np.float32) / 255).transpose(2, 0, 1)[None])
+
 def _unet_prob_fn(model: UNet, device) -> Callable:
-    w, h = model.config['size']
+    size = model.config['size']
     def prob(img: Image.Image) -> np.ndarray:
-        x = torch.from_numpy(np.asarray(img.resize((w, h), Image.BILINEAR), np.float32) / 255).permute(2, 0, 1)[None].to(device)
+        x = torch.from_numpy(_unet_input(img, size)).to(device)
         with torch.inference_mode(): return torch.sigmoid(model(x))[0, 0].float().cpu().numpy()
     return prob
 
@@ -291,14 +295,9 @@ def unet_onnx_path(checkpoint) -> Path:
     "Where `export_unet_onnx` writes a checkpoint's ONNX file: beside it, suffix `.onnx`."
     return Path(checkpoint).with_suffix('.onnx')
 
-def _unet_input(img: Image.Image, size) -> np.ndarray:
-    "A photo as the UNet's (1, 3, H, W) float input in 0..1 at `size` (width, height)."
-    return np.ascontiguousarray((np.asarray(_to_pil(img).resize(tuple(size), Image.BILINEAR), np.float32) / 255).transpose(2, 0, 1)[None])
-
 def _calibration_files(calibration, n: int) -> list:
     "Up to `n` photos for int8 calibration: a folder of images or a list of files, spread evenly over it."
-    files = (sorted(p for p in Path(calibration).iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.bmp', '.webp'))
-             if isinstance(calibration, (str, os.PathLike)) else list(calibration))
+    files = list_images(calibration) if isinstance(calibration, (str, os.PathLike)) else list(calibration)
     if not files: raise FileNotFoundError(f"no photos to calibrate the int8 UNet with in {calibration}")
     return [files[i] for i in np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)]
 
@@ -349,10 +348,9 @@ def _onnx_unet_session(checkpoint, threads: int = 2):
     so.add_session_config_entry('session.intra_op.allow_spinning', '0')   # idle threads sleep: Magenta runs next on these cores
     s = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
     meta = s.get_modelmeta().custom_metadata_map
-    if meta.get('checkpoint_sha256') == file_sha256(checkpoint): meta['precision'] = meta.get('precision', 'float32')
     if meta.get('checkpoint_sha256') != file_sha256(checkpoint):
         return None, f"{path} was exported from another checkpoint (re-export: fashion-research export-unet {checkpoint})"
-    return s, json.loads(meta['config']) | {'precision': meta['precision']}
+    return s, json.loads(meta['config']) | {'precision': meta.get('precision', 'float32')}
 
 def _unet_onnx_prob_fn(session, size) -> Callable:
     w, h = size
@@ -385,9 +383,9 @@ def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothi
         if checkpoint and engine != 'torch' and pick_device(device).type == 'cpu':   # onnxruntime runs here on the CPU
             sess, cfg = _onnx_unet_session(checkpoint, threads)
             if sess is not None:
-                return Segmenter(f"unet_{cfg.get('arch', 'mobilenet_v2')} (onnxruntime, {cfg['precision'].split(' ')[0]})", weights_label(path=checkpoint),
-                                 _unet_onnx_prob_fn(sess, cfg['size']), cfg['target'], postprocess=postprocess, model=sess,
-                                 cheap=True)
+                name = f"unet_{cfg.get('arch', 'mobilenet_v2')} (onnxruntime, {cfg['precision'].split(' ')[0]})"
+                return Segmenter(name, weights_label(path=checkpoint), _unet_onnx_prob_fn(sess, cfg['size']), cfg['target'],
+                                 postprocess=postprocess, model=sess, cheap=True)
             if engine == 'onnx': raise FileNotFoundError(cfg)
         elif engine == 'onnx': raise ValueError("engine='onnx' needs a checkpoint with an ONNX export, on the CPU")
         dev = pick_device(device)

@@ -318,7 +318,6 @@ def _styles(styles_dir=None) -> dict:
     "Bundled paintings: the drawn stand-ins (swirl, waves, mosaic) plus the images of `styles_dir`, by file stem."
     out = dict(zip(('swirl', 'waves', 'mosaic'), draw_styles(3)))
     if styles_dir:
-        from fashion_research.nst_magenta import list_images
         out |= {p.stem: load_image(p) for p in list_images(styles_dir)}
     return out
 
@@ -901,7 +900,6 @@ def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int
 def _bench_photos(photos=None, data=None, n: int = 32) -> list[bytes]:
     "The raw bytes of up to `n` photos: files of `photos` (a folder), else the catalog's product photos."
     if photos:
-        from fashion_research.nst_magenta import list_images
         files = list_images(photos, n)
     else:
         files = [Path(p) for p in load_catalog(ensure_data(data), progress=False).items['image_path'][:n]]
