@@ -13,15 +13,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import __version__
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS', 'IMAGE_SUFFIXES',
-           'project_root', 'sample_data_dir', 'resolve_data_dir', 'report_dir', 'seed_everything', 'pick_device',
-           'WeightsUnavailableError', 'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format',
-           'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side',
-           'list_images', 'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'Timer', 'StageTimer',
-           'to_jsonable', 'atomic_write', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench',
-           'DistInfo', 'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device',
-           'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp',
-           'batchnorm_stats']
+__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CACHE_ENV', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS',
+           'IMAGE_SUFFIXES', 'project_root', 'sample_data_dir', 'resolve_data_dir', 'report_dir', 'cache_dir',
+           'seed_everything', 'pick_device', 'WeightsUnavailableError', 'weights_label', 'build_pretrained',
+           'CheckpointError', 'checkpoint_format', 'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels',
+           'load_image', 'resize_long_side', 'list_images', 'file_sha1', 'file_sha256', 'package_folder',
+           'package_version', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json', 'markdown_table',
+           'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0', 'init_distributed',
+           'finish_distributed', 'dist_device', 'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier',
+           'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -58,6 +58,16 @@ def report_dir(out: str | os.PathLike | None = None) -> Path:
     "The report folder: `out` if given, else `$FASHION_REPORT_DIR`, else `<root>/reports`; created with its subfolders."
     p = Path(out) if out else Path(os.environ[REPORT_ENV]) if os.environ.get(REPORT_ENV) else project_root()/'reports'
     for sub in ('figures', 'tables'): (p/sub).mkdir(parents=True, exist_ok=True)
+    return p
+
+# %% ../nbs/00_core.ipynb #c3822840
+CACHE_ENV = 'FASHION_CACHE'        # folder for derived model files (conversions, exports); default ~/.cache/fashion-research
+
+def cache_dir(sub: str = '') -> Path:
+    "The cache folder (`$FASHION_CACHE`, else `$XDG_CACHE_HOME/fashion-research`, else `~/.cache/fashion-research`), created."
+    base = os.environ.get(CACHE_ENV) or Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'fashion-research'
+    p = Path(base).expanduser()/sub
+    p.mkdir(parents=True, exist_ok=True)
     return p
 
 # %% ../nbs/00_core.ipynb #103b0101

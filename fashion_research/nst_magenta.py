@@ -185,11 +185,13 @@ def _fit(im: Image.Image, size: int) -> Image.Image:
 
 def _letterbox(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     "Fit into size x size, mirror-padding the short side: (1xSxSx3 float array, crop box (top, left, h, w))."
-    a = np.asarray(_fit(im, size), np.float32)/255.0
+    a = np.asarray(_fit(im, size))
     h, w = a.shape[:2]; top, left = (size - h)//2, (size - w)//2
     pads = ((top, size - h - top), (left, size - w - left), (0, 0))
     mode = 'reflect' if min(h, w) > 1 else 'edge'
-    return np.pad(a, pads, mode=mode)[None], (top, left, h, w)
+    x = np.pad(a, pads, mode=mode).astype(np.float32)    # padded as bytes, converted once: a fifth of the float version's time
+    x *= np.float32(1/255)
+    return x[None], (top, left, h, w)
 
 # %% ../nbs/06_nst_magenta.ipynb #bf02b4f5
 def _content_bottleneck_input(im: Image.Image, size: int) -> np.ndarray:
@@ -321,15 +323,16 @@ def _alpha(mask: np.ndarray, feather: float = 0) -> np.ndarray:
 
 def composite(original, stylized, mask: np.ndarray, feather: float = 0) -> Image.Image:
     "The stylized image blended into the original through the mask (uint8 255/0); outside-mask pixels stay identical."
-    orig = np.asarray(_as_image(original)); H, W = orig.shape[:2]
+    orig_im = _as_image(original); W, H = orig_im.size
     st = _as_image(stylized)
     if st.size != (W, H): st = st.resize((W, H), Image.BICUBIC)
     mask = np.asarray(mask)
     if mask.shape != (H, W): raise ValueError(f"mask is {mask.shape}, the image {(H, W)}: masks must have the image's size")
-    if not feather or feather <= 1:                      # hard edge: copy the garment's pixels, nothing else
-        out = orig.copy(); np.copyto(out, np.asarray(st), where=(mask > 0)[..., None])
-        return Image.fromarray(out)
-    a = _alpha(mask, feather)[..., None]
+    if not feather or feather <= 1:                      # hard edge: copy the garment's pixels, nothing else (in PIL: 4x faster)
+        out = orig_im.copy()
+        out.paste(st, (0, 0), Image.fromarray(mask.astype(np.uint8, copy=False)).point(lambda v: 255 if v else 0))
+        return out
+    orig, a = np.asarray(orig_im), _alpha(mask, feather)[..., None]
     blend = np.clip(orig*(1 - a) + np.asarray(st, np.float32)*a + 0.5, 0, 255).astype(np.uint8)
     return Image.fromarray(np.where(a > 0, blend, orig))
 
@@ -521,12 +524,13 @@ def report_variant(key: str, title: str, photos, styles, stylizer=None, magenta_
 # %% ../nbs/06_nst_magenta.ipynb #91aedb25
 MASK_KINDS = {'none': None, 'deeplab': 'deeplab', 'unet': 'unet', 'tflite-deeplab': 'tflite'}
 
-def make_segmenter(mask: str = 'none', checkpoint=None, tflite=None, target: str = 'clothing', device=None):
+def make_segmenter(mask: str = 'none', checkpoint=None, tflite=None, target: str = 'clothing', device=None, engine: str = 'auto'):
     "A segmenter from notebook 05 for a `--mask` choice (None for 'none'); imported only when asked for."
     if mask not in MASK_KINDS: raise ValueError(f"mask must be one of {list(MASK_KINDS)}, not {mask!r}")
     if MASK_KINDS[mask] is None: return None
     from fashion_research.segmentation import get_segmenter
-    return get_segmenter(MASK_KINDS[mask], checkpoint=checkpoint, tflite=tflite, target=target, device=device)
+    return get_segmenter(MASK_KINDS[mask], checkpoint=checkpoint, tflite=tflite, target=target, device=device,
+                         **({'engine': engine} if MASK_KINDS[mask] in ('unet', 'tflite') else {}))
 
 # %% ../nbs/06_nst_magenta.ipynb #9bfcf8d6
 def _median(v): return float(np.median(v)) if len(v) else None
@@ -537,7 +541,8 @@ def _load_fit(path, size):
 
 def bench_stylize(content_dir, style_dir, model=None, mask: str = 'none', size: int | None = None, limit: int | None = None,
                   strength: float = 1.0, feather: float = 0, seg_checkpoint=None, seg_tflite=None, target: str = 'clothing',
-                  save_dir=None, json_path=None, torch_threads: int = 2, overlap: bool | None = None, reps: int = 1) -> dict:
+                  save_dir=None, json_path=None, torch_threads: int = 2, overlap: bool | None = None, reps: int = 1,
+                  seg_engine: str = 'auto') -> dict:
     """Time variants 1-3 over folders of photos and paintings (styles cycled); print and optionally write JSON.
 
     Per photo, the masked call end to end (`stylize_masked`, photo and painting in memory) and the bare model call
@@ -548,7 +553,7 @@ def bench_stylize(content_dir, style_dir, model=None, mask: str = 'none', size: 
     photos, styles = list_images(content_dir, limit), list_images(style_dir)
     with Timer() as tl:
         stylizer = MagentaStylizer(model)
-        seg = make_segmenter(mask, seg_checkpoint, seg_tflite, target)
+        seg = make_segmenter(mask, seg_checkpoint, seg_tflite, target, engine=seg_engine)
     style_ims = [load_image(p) for p in styles]
     first = _load_fit(photos[0], size)
     stylize_masked(first, style_ims[0], seg, stylizer, strength, feather)            # warm-up, not timed
@@ -618,7 +623,7 @@ def _cli_stylize(a) -> None:
     if a.mask in ('deeplab', 'unet'):
         import torch; torch.set_num_threads(a.torch_threads)
     stylizer = MagentaStylizer(a.model)
-    seg = make_segmenter(a.mask, a.seg_checkpoint, a.seg_tflite, a.target)
+    seg = make_segmenter(a.mask, a.seg_checkpoint, a.seg_tflite, a.target, engine=a.seg_engine)
     r = stylize_masked(load_image(a.content), load_image(a.style), seg, stylizer, a.strength, a.feather)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True); r.image.save(a.out)
     if a.save_mask: Image.fromarray(r.mask).save(a.save_mask)
@@ -634,6 +639,9 @@ def _seg_args(p) -> None:
     p.add_argument('--seg-tflite', default=None, help='DeepLab .tflite file for --mask tflite-deeplab')
     p.add_argument('--target', default='clothing', choices=['clothing', 'person'])
     p.add_argument('--torch-threads', type=int, default=2, help='torch threads for the deeplab/unet segmenters')
+    p.add_argument('--seg-engine', default='auto', choices=['auto', 'torch', 'onnx', 'tflite'],
+                   help="unet: its ONNX export (onnx) or PyTorch (torch); tflite-deeplab: its ONNX conversion (onnx, see export-deeplab) "
+                        "or LiteRT (tflite); auto (default): the ONNX file when there is a current one")
 
 def register_cli(commands, bench) -> None:
     "Add `stylize` and `bench stylize` (Magenta, whole photo or through a segmenter's mask) to the command line."
@@ -650,7 +658,7 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--reps', type=int, default=1, help='masked and bare calls per photo, alternated (default 1)')
     b.set_defaults(func=lambda a: bench_stylize(a.content_dir, a.style_dir, a.model, a.mask, a.size, a.limit, a.strength, a.feather,
                                                 a.seg_checkpoint, a.seg_tflite, a.target, a.save_dir, a.json, a.torch_threads,
-                                                {'auto': None, 'on': True, 'off': False}[a.overlap], a.reps))
+                                                {'auto': None, 'on': True, 'off': False}[a.overlap], a.reps, a.seg_engine))
     m = bench.add_parser('magenta-backends', help='Magenta ONNX (the default) vs a TFLite pair: time per photo and pixel agreement')
     m.add_argument('--content-dir', required=True, help='folder of photos'); m.add_argument('--style-dir', required=True, help='folder of paintings')
     m.add_argument('--tflite', required=True, help='folder holding the Magenta TFLite pair')

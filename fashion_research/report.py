@@ -315,7 +315,7 @@ def run_report(profile: str = 'sample', data=None, out=None, only=None, params: 
     return run
 
 # %% ../nbs/11_report.ipynb #f8e9421c
-CLI_MODULES = ['data', 'eda', 'classifiers', 'recommender', 'segmentation', 'nst_magenta', 'nst_deeplab',
+CLI_MODULES = ['data', 'eda', 'classifiers', 'recommender', 'segmentation', 'deeplab_onnx', 'nst_magenta', 'nst_deeplab',
                'nst_unet', 'nst_vgg19', 'metrics', 'service']
 
 # %% ../nbs/11_report.ipynb #793b43f9

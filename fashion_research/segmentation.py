@@ -4,10 +4,10 @@
 
 # %% ../nbs/05_segmentation.ipynb #f1f2b72a
 from __future__ import annotations
-import os, math, time, json, warnings
+import os, math, time, json, warnings, logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -18,12 +18,12 @@ from .core import *
 from .data import read_seg_dataset, binary_mask, ensure_data, IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'UNET_ENCODERS', 'UNET_ENGINES', 'SEGMENTER_KINDS', 'AUGMENTATIONS',
-           'as_bool_mask', 'iou', 'dice', 'dice_from_iou', 'mean_ci', 'clean_mask', 'Segmenter', 'build_deeplab',
-           'load_deeplab', 'default_tflite_path', 'person_score', 'build_tflite', 'UNet', 'save_unet', 'load_unet',
-           'unet_onnx_path', 'export_unet_onnx', 'get_segmenter', 'split_pairs', 'load_pair', 'SegSet', 'colour_jitter',
-           'dice_bce_loss', 'train_unet', 'evaluate_segmenter', 'summarize_eval', 'resolve_seg_dir', 'draw_seg_set',
-           'bench_segment', 'segment_image', 'register_cli']
+__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'UNET_ENCODERS', 'UNET_ENGINES', 'SEGMENTER_KINDS', 'TFLITE_ENGINES',
+           'AUGMENTATIONS', 'as_bool_mask', 'iou', 'dice', 'dice_from_iou', 'mean_ci', 'clean_mask', 'Segmenter',
+           'build_deeplab', 'load_deeplab', 'default_tflite_path', 'person_score', 'build_tflite', 'UNet', 'save_unet',
+           'load_unet', 'unet_onnx_path', 'quantize_int8', 'export_unet_onnx', 'get_segmenter', 'split_pairs',
+           'load_pair', 'SegSet', 'colour_jitter', 'dice_bce_loss', 'train_unet', 'evaluate_segmenter',
+           'summarize_eval', 'resolve_seg_dir', 'draw_seg_set', 'bench_segment', 'segment_image', 'register_cli']
 
 # %% ../nbs/05_segmentation.ipynb #accab1a5
 def as_bool_mask(m) -> np.ndarray:
@@ -307,6 +307,23 @@ def _strip_unused_initializers(m) -> None:
     keep = [t for t in m.graph.initializer if t.name in used]
     del m.graph.initializer[:]; m.graph.initializer.extend(keep)
 
+def quantize_int8(src, dst, feeds: Iterable[dict], props: dict | None = None) -> Path:
+    """Quantize the ONNX model at `src` to int8 at `dst` (static, per channel, QDQ), calibrated on the input dicts in `feeds`;
+    `props` (metadata) are written into the result. `dst` may be `src`."""
+    import onnx
+    from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
+    class _Feeds(CalibrationDataReader):
+        def __init__(self): self.it = iter(feeds)
+        def get_next(self): return next(self.it, None)
+    q = Path(dst).with_name(Path(dst).name + f'.int8-{os.getpid()}')
+    root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)   # quiet its "consider pre-processing" advice
+    try: quantize_static(str(src), str(q), _Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally: root.setLevel(level)
+    if props: qm = onnx.load(str(q)); onnx.helper.set_model_props(qm, props); onnx.save(qm, str(q))
+    q.replace(dst)
+    return Path(dst)
+
 def export_unet_onnx(checkpoint, out=None, calibration=None, n_calibration: int = 64) -> Path:
     """Export the UNet at `checkpoint` to ONNX at its input size (default `unet_onnx_path`), recording the checkpoint's SHA-256.
 
@@ -326,16 +343,7 @@ def export_unet_onnx(checkpoint, out=None, calibration=None, n_calibration: int 
     props = {'checkpoint_sha256': file_sha256(checkpoint), 'config': json.dumps(model.config, default=str),
              'precision': f'int8 (static, {len(files)} calibration photos)' if files else 'float32'}
     onnx.helper.set_model_props(m, props); onnx.save(m, str(tmp))
-    if files:
-        from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
-        class _Photos(CalibrationDataReader):
-            def __init__(self): self.it = (({'image': _unet_input(load_image(f), (w, h))}) for f in files)
-            def get_next(self): return next(self.it, None)
-        q = tmp.with_name(tmp.name + '.int8')
-        quantize_static(str(tmp), str(q), _Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        qm = onnx.load(str(q)); onnx.helper.set_model_props(qm, props); onnx.save(qm, str(q))
-        q.replace(tmp)
+    if files: quantize_int8(tmp, tmp, ({'image': _unet_input(load_image(f), (w, h))} for f in files), props)
     tmp.replace(out)
     return out
 
@@ -360,6 +368,7 @@ def _unet_onnx_prob_fn(session, size) -> Callable:
 
 # %% ../nbs/05_segmentation.ipynb #7308519a
 SEGMENTER_KINDS = ('deeplab', 'unet', 'tflite')
+TFLITE_ENGINES = ('auto', 'onnx', 'tflite')
 
 def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothing', device=None,
                   pretrained: bool = True, postprocess: bool = False, engine: str = 'auto', threads: int = 2) -> Segmenter:
@@ -370,7 +379,9 @@ def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothi
     unet: needs `checkpoint` (from `save_unet`) unless `pretrained=False` (an untrained network, labelled random init);
     `engine` 'auto' runs its current ONNX export (`export_unet_onnx`) in onnxruntime with `threads` when there is one, else
     PyTorch; 'onnx' requires the export, 'torch' never uses it.
-    tflite: the DeepLab v3 TFLite model at `tflite` (default `default_tflite_path()`), person class.
+    tflite: the DeepLab v3 TFLite model at `tflite` (default `default_tflite_path()`), person class; `engine` 'auto' runs
+    its ONNX conversion (notebook 05a, `export_deeplab_onnx`) when one was exported from this file, else LiteRT; 'onnx'
+    requires the conversion, 'tflite' never uses it.
     For deeplab/tflite the foreground is the person: with target='clothing' it stands in for the clothing."""
     if target not in ('clothing', 'person'): raise ValueError(f"target must be 'clothing' or 'person', not {target!r}")
     if kind == 'deeplab':
@@ -396,6 +407,12 @@ def get_segmenter(kind: str, checkpoint=None, tflite=None, target: str = 'clothi
         else: raise ValueError("the UNet needs a trained checkpoint (checkpoint=PATH); pass pretrained=False for an untrained one")
         return Segmenter(f"unet_{model.config.get('arch', 'mobilenet_v2')}", wl, _unet_prob_fn(model, dev), model.config['target'], postprocess=postprocess, model=model)
     if kind == 'tflite':
+        if engine not in TFLITE_ENGINES: raise ValueError(f"engine must be one of {TFLITE_ENGINES} for the TFLite DeepLab, not {engine!r}")
+        if engine != 'tflite':
+            from fashion_research.deeplab_onnx import deeplab_onnx_segmenter   # 05a: the same network converted to ONNX
+            seg, why = deeplab_onnx_segmenter(tflite, postprocess=postprocess)
+            if seg is not None: return seg
+            if engine == 'onnx': raise FileNotFoundError(why)
         it, path = build_tflite(tflite)
         return Segmenter('deeplabv3_mnv2_tflite (person)', f"{weights_label(path=path)} (DeepLab v3 MobileNetV2, PASCAL VOC)",
                          _tflite_prob_fn(it), 'person', postprocess=postprocess, model=it)
@@ -660,7 +677,9 @@ def _add_model_args(p) -> None:
     p.add_argument('--target', choices=('clothing', 'person'), default='clothing')
     p.add_argument('--postprocess', action='store_true', help='keep large components and fill holes')
     p.add_argument('--device', default=None)
-    p.add_argument('--engine', choices=UNET_ENGINES, default='auto', help="UNet engine: auto (its ONNX export when current, else torch), torch or onnx")
+    p.add_argument('--engine', choices=sorted(set(UNET_ENGINES) | set(TFLITE_ENGINES)), default='auto',
+                   help="unet: auto (its ONNX export when current, else torch), torch or onnx; "
+                        "tflite: auto (its ONNX conversion when exported, see export-deeplab, else LiteRT), onnx or tflite")
 
 def register_cli(commands, bench) -> None:
     "Add `segment` and `bench segment` to the command line."
