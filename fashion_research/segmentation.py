@@ -109,6 +109,7 @@ class Segmenter:
     postprocess: bool = False                   # apply `clean_mask`
     model: object = None                        # the underlying model or interpreter, for inspection
     cheap: bool = False                         # a few milliseconds: run it in turn, not beside other work (see stylize_masked)
+    mask_fn: Callable | None = None             # PIL RGB image -> uint8 mask at threshold 0.5, where faster than thresholding prob
 
     def prob(self, img) -> np.ndarray:
         "Foreground probability, float32 HxW at the image's size."
@@ -117,7 +118,8 @@ class Segmenter:
 
     def __call__(self, img) -> np.ndarray:
         "The uint8 mask (255/0) of `img` (PIL image, array or file path), at its own size."
-        m = np.where(self.prob(img) >= self.threshold, np.uint8(255), np.uint8(0))
+        if self.mask_fn is not None and self.threshold == 0.5: m = self.mask_fn(_to_pil(img))
+        else: m = np.where(self.prob(img) >= self.threshold, np.uint8(255), np.uint8(0))
         return clean_mask(m) if self.postprocess else m
 
     def __repr__(self): return f"Segmenter({self.name!r}, target={self.target!r}, weights={self.weights!r})"
