@@ -24,18 +24,18 @@ def deeplab_weights_cached() -> bool:
     import torch
     return (Path(torch.hub.get_dir())/'checkpoints'/DEEPLAB_WEIGHTS_FILE).exists()
 
-def deeplab_segmenter(prefer: str = 'auto', tflite=None, target: str = 'clothing', device=None):
+def deeplab_segmenter(prefer: str = 'auto', tflite=None, target: str = 'clothing', device=None, engine: str = 'auto'):
     "Variant 2's segmenter: torchvision DeepLabV3-ResNet101 if its weights are cached (or prefer='torchvision'), else the TFLite DeepLab."
     if prefer not in ('auto', 'torchvision', 'tflite'): raise ValueError(f"prefer must be 'auto', 'torchvision' or 'tflite', not {prefer!r}")
     from fashion_research.segmentation import get_segmenter, default_tflite_path
     tfl = Path(tflite) if tflite else default_tflite_path()
     if prefer == 'torchvision' or (prefer == 'auto' and (deeplab_weights_cached() or not tfl.exists())):
         return get_segmenter('deeplab', target=target, device=device)
-    return get_segmenter('tflite', tflite=tfl, target=target)
+    return get_segmenter('tflite', tflite=tfl, target=target, engine=engine)   # engine: its ONNX conversion (05a) or LiteRT
 
-def try_deeplab(prefer: str = 'auto', tflite=None, target: str = 'clothing', device=None) -> tuple[object | None, str]:
+def try_deeplab(prefer: str = 'auto', tflite=None, target: str = 'clothing', device=None, engine: str = 'auto') -> tuple[object | None, str]:
     "(segmenter, '') or (None, why not): for notebooks that must not fail offline."
-    try: return deeplab_segmenter(prefer, tflite, target, device), ''
+    try: return deeplab_segmenter(prefer, tflite, target, device, engine), ''
     except (WeightsUnavailableError, FileNotFoundError, OSError) as e: return None, f"{type(e).__name__}: {e}"
 
 # %% ../nbs/07_nst_deeplab.ipynb #00d38f43
