@@ -475,6 +475,11 @@ def model_sources() -> list[dict]:
     rows.append(dict(model='DeepLab v3 MobileNetV2 (TFLite, VOC)', used_by='segment --model tflite (variant 2)',
                      source=f"file {dl}" if dl.exists() and has_litert else 'none', available=dl.exists() and has_litert,
                      to_get=('' if has_litert else 'pip install ai-edge-litert; ') + f"pass the .tflite file with --tflite PATH or set $FASHION_DEEPLAB_TFLITE (looked at {dl})"))
+    conv = sorted((cache_dir('deeplab')).glob(f"{dl.stem}-{file_sha256(dl)[:16]}-os*.onnx")) if dl.exists() else []
+    has_ort = package_folder('onnxruntime') is not None
+    rows.append(dict(model='DeepLab v3 MobileNetV2 (the TFLite file converted to ONNX)', used_by='segment --model tflite, variant 2 (when present)',
+                     source=f"file {conv[0]}" if conv and has_ort else 'none', available=bool(conv) and has_ort,
+                     to_get=f"fashion-research export-deeplab --tflite {dl} --calibration PHOTOS (needs the TFLite file, ai-edge-litert and onnx)"))
     return rows
 
 def print_models(json_path=None) -> list[dict]:
