@@ -247,12 +247,14 @@ def _deeplab_onnx_fns(session, size: int, output_stride: int) -> tuple[Callable,
 def deeplab_onnx_segmenter(tflite=None, output_stride: int | None = None, size: int | None = None,
                            threads: int = DEEPLAB_ONNX_THREADS, postprocess: bool = False) -> tuple[Segmenter | None, str]:
     """(person `Segmenter` running the cached ONNX conversion of the TFLite file, '') or (None, why not and the command that
-    makes it). `output_stride` None: the conversion at `DEEPLAB_ONNX_STRIDE` if there is one, else the other; `size` None:
-    the size the export was made for."""
+    makes it). `output_stride` None: the conversion at `DEEPLAB_ONNX_STRIDE` if there is one, else any other of this file;
+    `size` None: the size the export was made for."""
     path = Path(tflite) if tflite else default_tflite_path()
     if not path.exists(): return None, f"DeepLab TFLite model {path} not found"
-    strides = [output_stride] if output_stride else [DEEPLAB_ONNX_STRIDE, 8 if DEEPLAB_ONNX_STRIDE == 16 else 16]
-    found = [(s, deeplab_onnx_path(path, s)) for s in strides if deeplab_onnx_path(path, s).exists()]
+    made = {int(f.stem.rsplit('-os', 1)[1]): f for f in deeplab_onnx_path(path).parent.glob(deeplab_onnx_path(path).name.rsplit('-os', 1)[0] + '-os*.onnx')
+            if f.stem.rsplit('-os', 1)[1].isdigit()}
+    strides = [output_stride] if output_stride else sorted(made, key=lambda s: (s != DEEPLAB_ONNX_STRIDE, s))
+    found = [(s, made[s]) for s in strides if s in made]
     if not found:
         return None, f"no ONNX conversion of {path.name} (make it: fashion-research export-deeplab --tflite {path} --calibration PHOTOS)"
     output_stride, onx = found[0]
