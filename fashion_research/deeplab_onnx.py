@@ -49,7 +49,7 @@ class _TFLiteGraph:
     def const(self, i: int) -> np.ndarray:
         "A constant tensor (float32 or int32) as an array of its shape."
         t = self.g.Tensors(i); dtype = {0: np.float32, 2: np.int32}.get(t.Type())
-        if dtype is None: raise NotImplementedError(f"{self.path.name}: tensor {t.Name().decode()} has TFLite type {t.Type()} (quantized files are not supported)")
+        if dtype is None: raise ValueError(f"{self.path.name}: tensor {t.Name().decode()} has TFLite type {t.Type()} (quantized files are not supported)")
         return self.m.Buffers(t.Buffer()).DataAsNumpy().view(dtype).reshape(self.shape(i))
 
 # %% ../nbs/05a_deeplab_onnx.ipynb #25af5a9a
@@ -138,8 +138,8 @@ def tflite_to_onnx(path, head: str = 'person', output_stride: int | None = None,
                 nodes += [oh.make_node('Shape', [last[hout]], [y + '_hw'], start=2, end=4),
                           oh.make_node('Concat', [const(y + '_11', np.array([1, 1], np.int64)), y + '_hw'], [y + '_shape'], axis=0),
                           oh.make_node('Expand', [x, y + '_shape'], [y])]
-            else: raise NotImplementedError(f"{g.path.name}: a bilinear resize from {hin} to {hout} inside the network")
-        else: raise NotImplementedError(f"{g.path.name}: TFLite operator {kind} (supported: {', '.join(_OPTIONS)})")
+            else: raise ValueError(f"{g.path.name}: a bilinear resize from {hin} to {hout} inside the network")
+        else: raise ValueError(f"{g.path.name}: TFLite operator {kind} (supported: {', '.join(_OPTIONS)})")
         name[outs[0]] = y; last[g.shape(outs[0])[1:3]] = y
         if outs[0] == logits: break
     L = name[logits]
