@@ -4,16 +4,15 @@
 
 # %% ../nbs/05a_deeplab_onnx.ipynb #b946f09c
 from __future__ import annotations
-import os, json, time, tempfile
+import os, tempfile
 from pathlib import Path
 from typing import Callable
 import numpy as np
 import pandas as pd
 from PIL import Image
 from .core import *
-from .segmentation import (Segmenter, VOC_PERSON, default_tflite_path, build_tflite, quantize_int8,
-                                           read_seg_dataset, resolve_seg_dir, split_pairs, load_pair, iou, mean_ci,
-                                           _calibration_files)
+from .segmentation import (Segmenter, VOC_PERSON, default_tflite_path, quantize_int8, read_seg_dataset,
+                                           resolve_seg_dir, split_pairs, load_pair, iou, mean_ci, _calibration_files)
 
 # %% auto #0
 __all__ = ['HEADS', 'DEEPLAB_ONNX_STRIDE', 'DEEPLAB_ONNX_SIZE', 'DEEPLAB_ONNX_THREADS', 'tflite_to_onnx',
@@ -50,7 +49,15 @@ class _TFLiteGraph:
         "A constant tensor (float32 or int32) as an array of its shape."
         t = self.g.Tensors(i); dtype = {0: np.float32, 2: np.int32}.get(t.Type())
         if dtype is None: raise ValueError(f"{self.path.name}: tensor {t.Name().decode()} has TFLite type {t.Type()} (quantized files are not supported)")
-        return self.m.Buffers(t.Buffer()).DataAsNumpy().view(dtype).reshape(self.shape(i))
+        data = self.m.Buffers(t.Buffer()).DataAsNumpy()
+        if not isinstance(data, np.ndarray): raise ValueError(f"{self.path.name}: tensor {t.Name().decode()} holds no data in the file")
+        return data.view(dtype).reshape(self.shape(i))
+
+    def activation(self, o) -> str | None:
+        "The ONNX name of an operator's fused activation (None for none)."
+        a = o.FusedActivationFunction()
+        if a not in _ACTIVATIONS: raise ValueError(f"{self.path.name}: fused activation {a} (supported: none, ReLU, ReLU6)")
+        return _ACTIVATIONS[a]
 
 # %% ../nbs/05a_deeplab_onnx.ipynb #25af5a9a
 HEADS = ('person', 'logits', 'full')
@@ -117,13 +124,13 @@ def tflite_to_onnx(path, head: str = 'person', output_stride: int | None = None,
             if o.Padding() == 1: pad = dict(auto_pad='VALID')
             elif st == [1, 1]: pad = dict(pads=[d * (n - 1) // 2 for d, n in zip(dl, W.shape[2:])] * 2)
             else: pad = dict(auto_pad='SAME_UPPER')
-            emit('Conv', [x, const(y + '_w', W)] + ([const(y + '_b', b)] if b is not None else []), y, _ACTIVATIONS[o.FusedActivationFunction()],
+            emit('Conv', [x, const(y + '_w', W)] + ([const(y + '_b', b)] if b is not None else []), y, g.activation(o),
                  group=group, strides=st, dilations=dl, kernel_shape=list(W.shape[2:]), **pad)
-        elif kind == 'ADD': emit('Add', [x, name[ins[1]]], y, _ACTIVATIONS[o.FusedActivationFunction()])
+        elif kind == 'ADD': emit('Add', [x, name[ins[1]]], y, g.activation(o))
         elif kind == 'CONCATENATION':
-            emit('Concat', [name[i] for i in ins], y, _ACTIVATIONS[o.FusedActivationFunction()], axis=[0, 2, 3, 1][o.Axis() % 4])
+            emit('Concat', [name[i] for i in ins], y, g.activation(o), axis=[0, 2, 3, 1][o.Axis() % 4])
         elif kind == 'AVERAGE_POOL_2D':
-            act = _ACTIVATIONS[o.FusedActivationFunction()]
+            act = g.activation(o)
             if (o.FilterHeight(), o.FilterWidth()) == g.shape(ins[0])[1:3] and o.Padding() == 1: emit('GlobalAveragePool', [x], y, act)
             else: emit('AveragePool', [x], y, act, kernel_shape=[o.FilterHeight(), o.FilterWidth()], strides=[o.StrideH(), o.StrideW()],
                        auto_pad='SAME_UPPER' if o.Padding() == 0 else 'VALID')
