@@ -278,43 +278,51 @@ def deeplab_onnx_segmenter(tflite=None, output_stride: int | None = None, size: 
 
 # %% ../nbs/05a_deeplab_onnx.ipynb #4e397a2e
 def bench_deeplab_onnx(seg_data, tflite=None, strides=(8, 16), sizes=(193, 225, 257, 289, 321), holdout: float = 0.5,
-                       seed: int = 0, photo_size: int = 384, limit: int | None = None, n_calibration: int = 64,
-                       reps: int = 20, json_path=None) -> dict:
-    "Person IoU (tune / held-out, 95% CI) and time alone per (output stride, size) of the int8 ONNX DeepLab; print, JSON."
+                       seed: int = 0, photo_size: int | None = 384, limit: int | None = None, n_calibration: int = 64,
+                       reps: int = 20, reference: bool = True, json_path=None) -> dict:
+    """Person IoU (tune / held-out, 95% CI) and time alone per (output stride, size) of the int8 ONNX DeepLab, beside
+    LiteRT running the file itself (`reference`) on the same photos (long side `photo_size`, None = as they are); print, JSON."""
     from tqdm.auto import tqdm
+    import onnxruntime as ort
     path = Path(tflite) if tflite else default_tflite_path()
     pairs, labels = read_seg_dataset(resolve_seg_dir(seg_data)); pairs = pairs[:limit] if limit else pairs
     part = split_pairs(pairs, test=holdout, seed=seed).map({'test': 'held-out', 'train': 'tune', 'val': 'tune'}).values
     tune_files = list(pairs.image_path[part == 'tune'])[:n_calibration]
-    photos = [load_pair(r.image_path, r.mask_path, labels, 'person') for r in pairs.itertuples()]
-    photos = [(resize_long_side(im, photo_size), np.asarray(Image.fromarray(gt).resize(resize_long_side(im, photo_size).size, Image.NEAREST)))
-              for im, gt in photos]
+    def sized(im, gt):
+        im2 = resize_long_side(im, photo_size) if photo_size else im
+        return im2, (gt if im2.size == im.size else np.asarray(Image.fromarray(gt).resize(im2.size, Image.NEAREST)))
+    photos = [sized(*load_pair(r.image_path, r.mask_path, labels, 'person')) for r in pairs.itertuples()]
     rows, timing = [], []
+    def score(engine, st, size, mask, run_alone):
+        for (im, gt), r, p in tqdm(list(zip(photos, pairs.itertuples(), part)), desc=f'{engine}, os {st}, {size} px', leave=False):
+            rows.append({'engine': engine, 'output_stride': st, 'size': size, 'name': r.name, 'part': p, 'iou': iou(mask(im), gt)})
+        run_alone()
+        with Timer() as t:
+            for _ in range(reps): run_alone()
+        timing.append({'engine': engine, 'output_stride': st, 'size': size, 'network_ms_alone': 1000 * t.seconds / reps})
+    if reference:                                  # the file as LiteRT runs it: 257 x 257, output stride 8, float32
+        from fashion_research.segmentation import get_segmenter
+        lite = get_segmenter('tflite', tflite=path, engine='tflite')
+        score('LiteRT float32', 8, 257, lite, lite.model.invoke)
     for st in strides:
         with tempfile.TemporaryDirectory() as d:
             onx = export_deeplab_onnx(path, Path(d)/'deeplab.onnx', st, calibration=tune_files, size=max(sizes))
-            import onnxruntime as ort
             so = ort.SessionOptions(); so.intra_op_num_threads = DEEPLAB_ONNX_THREADS; so.log_severity_level = 3
             sess = ort.InferenceSession(str(onx), so, providers=['CPUExecutionProvider'])
         for size in sizes:
-            mask = _deeplab_onnx_fns(sess, size, st)[1]          # the masks the segmenter gives
-            for (im, gt), r, p in tqdm(list(zip(photos, pairs.itertuples(), part)), desc=f'os {st}, {size} px', leave=False):
-                rows.append({'output_stride': st, 'size': size, 'name': r.name, 'part': p, 'iou': iou(mask(im), gt)})
-            x = _deeplab_input(photos[0][0], size); sess.run(None, {'image': x})
-            with Timer() as t:
-                for _ in range(reps): sess.run(None, {'image': x})
-            timing.append({'output_stride': st, 'size': size, 'network_ms_alone': 1000 * t.seconds / reps})
-    df = pd.DataFrame(rows); tm = pd.DataFrame(timing).set_index(['output_stride', 'size'])
+            x = _deeplab_input(photos[0][0], size)
+            score('ONNX int8', st, size, _deeplab_onnx_fns(sess, size, st)[1], lambda: sess.run(None, {'image': x}))
+    df = pd.DataFrame(rows); tm = pd.DataFrame(timing).set_index(['engine', 'output_stride', 'size'])
     table = []
-    for (st, size), g in df.groupby(['output_stride', 'size']):
+    for key, g in df.groupby(['engine', 'output_stride', 'size'], sort=False):
         held = mean_ci(g[g.part == 'held-out']['iou'])
-        table.append({'output_stride': st, 'size': size, 'iou_tune': float(g[g.part == 'tune']['iou'].mean()),
-                      'iou_held_out': held['mean'], 'ci95': [held['lo'], held['hi']], 'network_ms_alone': float(tm.loc[(st, size), 'network_ms_alone'])})
-    res = {'seg_data': str(seg_data), 'tflite': str(path), 'weights': f"{weights_label(path=path)} converted to ONNX int8 (DeepLab v3 MobileNetV2, PASCAL VOC)",
+        table.append({**dict(zip(['engine', 'output_stride', 'size'], key)), 'iou_tune': float(g[g.part == 'tune']['iou'].mean()),
+                      'iou_held_out': held['mean'], 'ci95': [held['lo'], held['hi']], 'network_ms_alone': float(tm.loc[key, 'network_ms_alone'])})
+    res = {'seg_data': str(seg_data), 'tflite': str(path), 'weights': f"{weights_label(path=path)} (DeepLab v3 MobileNetV2, PASCAL VOC); ONNX rows: converted, int8",
            'photo_long_side': photo_size, 'n_tune': int((part == 'tune').sum()), 'n_held_out': int((part == 'held-out').sum()),
-           'calibration_photos': len(tune_files), 'threads': DEEPLAB_ONNX_THREADS, 'settings': table}
+           'calibration_photos': len(tune_files), 'onnx_threads': DEEPLAB_ONNX_THREADS, 'settings': table}
     print(markdown_table(pd.DataFrame(table).assign(ci95=lambda d: d.ci95.map(lambda c: f"{c[0]:.3f}-{c[1]:.3f}")), '.4g'))
-    return print_bench('bench deeplab-onnx (person masks of the converted TFLite DeepLab)', res, json_path)
+    return print_bench('bench deeplab-onnx (person masks of the TFLite DeepLab: LiteRT and the ONNX conversion)', res, json_path)
 
 # %% ../nbs/05a_deeplab_onnx.ipynb #90216910
 def register_cli(commands, bench) -> None:
@@ -333,6 +341,8 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--sizes', type=int, nargs='+', default=[193, 225, 257, 289, 321], help='square input sizes to score (stride * k + 1 keeps the grid exact)')
     b.add_argument('--holdout', type=float, default=0.5, help='fraction held out for reporting; the rest tunes and calibrates (default 0.5)')
     b.add_argument('--seed', type=int, default=0)
+    b.add_argument('--photo-size', type=int, default=384, help='long side the photos are scored at, as the style transfer sees them (0 = as they are; default 384)')
+    b.add_argument('--no-reference', action='store_true', help='skip the LiteRT row (the file run as it is)')
     b.add_argument('--limit', type=int, default=None); b.add_argument('--json', default=None)
     b.set_defaults(func=lambda a: bench_deeplab_onnx(a.seg_data, a.tflite, tuple(a.strides), tuple(a.sizes), a.holdout, a.seed,
-                                                       limit=a.limit, json_path=a.json))
+                                                       a.photo_size or None, a.limit, reference=not a.no_reference, json_path=a.json))
