@@ -18,10 +18,10 @@ __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CACHE_ENV', 'CHECKPOINT_HINT
            'seed_everything', 'pick_device', 'WeightsUnavailableError', 'weights_label', 'build_pretrained',
            'CheckpointError', 'checkpoint_format', 'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels',
            'load_image', 'resize_long_side', 'list_images', 'file_sha1', 'file_sha256', 'package_folder',
-           'package_version', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json', 'markdown_table',
-           'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0', 'init_distributed',
-           'finish_distributed', 'dist_device', 'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier',
-           'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
+           'package_version', 'onnx_cpu_session', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json',
+           'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0',
+           'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks', 'average_tensors_',
+           'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -291,6 +291,15 @@ def package_version(dist: str) -> str:
     from importlib import metadata
     try: return metadata.version(dist)
     except metadata.PackageNotFoundError: return '?'
+
+# %% ../nbs/00_core.ipynb #841ae1fa
+def onnx_cpu_session(path: str | os.PathLike, threads: int = 2, spinning: bool = True):
+    """An onnxruntime session for the model at `path` on the CPU: `threads` intra-op threads, one inter-op, quiet logs.
+    `spinning=False` lets idle threads sleep, for a small network run between calls of a big one on the same cores."""
+    import onnxruntime as ort
+    so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
+    if not spinning: so.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
 
 # %% ../nbs/00_core.ipynb #685023e3
 class Timer:

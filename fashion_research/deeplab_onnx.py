@@ -221,7 +221,6 @@ def export_deeplab_onnx(tflite=None, out=None, output_stride: int = DEEPLAB_ONNX
     out = Path(out) if out else deeplab_onnx_path(path, output_stride)
     model = tflite_to_onnx(path, 'person', output_stride)
     files = _calibration_files(calibration, n_calibration) if calibration is not None else []
-    if calibration is not None and not files: raise FileNotFoundError(f"no photos to calibrate with in {calibration}")
     props = {'tflite_sha256': file_sha256(path), 'tflite_name': path.name, 'output_stride': str(output_stride or ''),
              'size': str(size), 'precision': f'int8 (static, {len(files)} calibration photos)' if files else 'float32'}
     onnx.helper.set_model_props(model, props)
@@ -258,17 +257,15 @@ def deeplab_onnx_segmenter(tflite=None, output_stride: int | None = None, size: 
     `size` None: the size the export was made for."""
     path = Path(tflite) if tflite else default_tflite_path()
     if not path.exists(): return None, f"DeepLab TFLite model {path} not found"
-    made = {int(f.stem.rsplit('-os', 1)[1]): f for f in deeplab_onnx_path(path).parent.glob(deeplab_onnx_path(path).name.rsplit('-os', 1)[0] + '-os*.onnx')
+    base = deeplab_onnx_path(path)                 # <stem>-<hash>-os<stride>.onnx: every stride made from this file
+    made = {int(f.stem.rsplit('-os', 1)[1]): f for f in base.parent.glob(base.name.rsplit('-os', 1)[0] + '-os*.onnx')
             if f.stem.rsplit('-os', 1)[1].isdigit()}
     strides = [output_stride] if output_stride else sorted(made, key=lambda s: (s != DEEPLAB_ONNX_STRIDE, s))
     found = [(s, made[s]) for s in strides if s in made]
     if not found:
         return None, f"no ONNX conversion of {path.name} (make it: fashion-research export-deeplab --tflite {path} --calibration PHOTOS)"
     output_stride, onx = found[0]
-    import onnxruntime as ort
-    so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
-    so.add_session_config_entry('session.intra_op.allow_spinning', '0')
-    s = ort.InferenceSession(str(onx), so, providers=['CPUExecutionProvider'])
+    s = onnx_cpu_session(onx, threads, spinning=False)
     meta = s.get_modelmeta().custom_metadata_map
     size = int(size or meta.get('size') or DEEPLAB_ONNX_SIZE)
     name = f"deeplabv3_mnv2 (person; onnxruntime {meta.get('precision', 'float32').split(' ')[0]}, output stride {output_stride}, {size} px)"
@@ -283,7 +280,6 @@ def bench_deeplab_onnx(seg_data, tflite=None, strides=(8, 16), sizes=(193, 225, 
     """Person IoU (tune / held-out, 95% CI) and time alone per (output stride, size) of the int8 ONNX DeepLab, beside
     LiteRT running the file itself (`reference`) on the same photos (long side `photo_size`, None = as they are); print, JSON."""
     from tqdm.auto import tqdm
-    import onnxruntime as ort
     path = Path(tflite) if tflite else default_tflite_path()
     pairs, labels = read_seg_dataset(resolve_seg_dir(seg_data)); pairs = pairs[:limit] if limit else pairs
     part = split_pairs(pairs, test=holdout, seed=seed).map({'test': 'held-out', 'train': 'tune', 'val': 'tune'}).values
@@ -307,8 +303,7 @@ def bench_deeplab_onnx(seg_data, tflite=None, strides=(8, 16), sizes=(193, 225, 
     for st in strides:
         with tempfile.TemporaryDirectory() as d:
             onx = export_deeplab_onnx(path, Path(d)/'deeplab.onnx', st, calibration=tune_files, size=max(sizes))
-            so = ort.SessionOptions(); so.intra_op_num_threads = DEEPLAB_ONNX_THREADS; so.log_severity_level = 3
-            sess = ort.InferenceSession(str(onx), so, providers=['CPUExecutionProvider'])
+            sess = onnx_cpu_session(onx, DEEPLAB_ONNX_THREADS)
         for size in sizes:
             x = _deeplab_input(photos[0][0], size)
             score('ONNX int8', st, size, _deeplab_onnx_fns(sess, size, st)[1], lambda: sess.run(None, {'image': x}))

@@ -104,11 +104,7 @@ _ONNX_SESSIONS: dict = {}    # (path, threads) -> onnxruntime InferenceSession, 
 def _onnx_session(path: Path, threads: int = TFLITE_THREADS):
     "A cached onnxruntime session for `path` on the CPU with `threads` intra-op threads (thread-safe to run)."
     key = (str(Path(path).resolve()), threads)
-    if key not in _ONNX_SESSIONS:
-        import onnxruntime as ort
-        so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-        so.log_severity_level = 3
-        _ONNX_SESSIONS[key] = ort.InferenceSession(key[0], so, providers=['CPUExecutionProvider'])
+    if key not in _ONNX_SESSIONS: _ONNX_SESSIONS[key] = onnx_cpu_session(key[0], threads)
     return _ONNX_SESSIONS[key]
 
 def _interpreter(path: Path, threads: int = TFLITE_THREADS):

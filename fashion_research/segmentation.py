@@ -300,7 +300,7 @@ def unet_onnx_path(checkpoint) -> Path:
 def _calibration_files(calibration, n: int) -> list:
     "Up to `n` photos for int8 calibration: a folder of images or a list of files, spread evenly over it."
     files = list_images(calibration) if isinstance(calibration, (str, os.PathLike)) else list(calibration)
-    if not files: raise FileNotFoundError(f"no photos to calibrate the int8 UNet with in {calibration}")
+    if not files: raise FileNotFoundError(f"no photos to calibrate the int8 export with in {calibration}")
     return [files[i] for i in np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)]
 
 def _strip_unused_initializers(m) -> None:
@@ -353,10 +353,7 @@ def _onnx_unet_session(checkpoint, threads: int = 2):
     "(onnxruntime session, config) of the checkpoint's ONNX export when it exists and matches the checkpoint, else (None, why)."
     path = unet_onnx_path(checkpoint)
     if not path.exists(): return None, f"no ONNX export at {path} (fashion-research export-unet {checkpoint})"
-    import onnxruntime as ort
-    so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
-    so.add_session_config_entry('session.intra_op.allow_spinning', '0')   # idle threads sleep: Magenta runs next on these cores
-    s = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+    s = onnx_cpu_session(path, threads, spinning=False)   # idle threads sleep: Magenta runs next on these cores
     meta = s.get_modelmeta().custom_metadata_map
     if meta.get('checkpoint_sha256') != file_sha256(checkpoint):
         return None, f"{path} was exported from another checkpoint (re-export: fashion-research export-unet {checkpoint})"
