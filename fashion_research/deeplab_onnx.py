@@ -31,6 +31,8 @@ class _TFLiteGraph:
         except ImportError: raise ImportError("reading a .tflite file needs ai-edge-litert: pip install ai-edge-litert") from None
         self.path, self.s = Path(path), schema
         buf = self.path.read_bytes()
+        if len(buf) < 8 or not schema.Model.ModelBufferHasIdentifier(buf, 0):
+            raise ValueError(f"{self.path} is not a TFLite model (no TFL3 flatbuffer identifier)")
         self.m = schema.Model.GetRootAs(buf, 0); self.g = self.m.Subgraphs(0)
         names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith('_')}
         self.ops = []
