@@ -13,15 +13,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import __version__
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'CACHE_ENV', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV', 'DEFAULT_MAX_PIXELS',
-           'IMAGE_SUFFIXES', 'project_root', 'sample_data_dir', 'resolve_data_dir', 'report_dir', 'cache_dir',
-           'seed_everything', 'pick_device', 'WeightsUnavailableError', 'weights_label', 'build_pretrained',
-           'CheckpointError', 'checkpoint_format', 'read_checkpoint', 'ImageReadError', 'pixel_limit', 'check_pixels',
-           'load_image', 'resize_long_side', 'list_images', 'file_sha1', 'file_sha256', 'package_folder',
-           'package_version', 'onnx_cpu_session', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json',
-           'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0',
-           'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks', 'average_tensors_',
-           'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
+__all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'REAL_SAMPLE_PARTS', 'CACHE_ENV', 'CHECKPOINT_HINTS', 'MAX_PIXELS_ENV',
+           'DEFAULT_MAX_PIXELS', 'IMAGE_SUFFIXES', 'project_root', 'sample_data_dir', 'resolve_data_dir', 'real_sample',
+           'shipped_model', 'report_dir', 'cache_dir', 'seed_everything', 'pick_device', 'WeightsUnavailableError',
+           'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format', 'read_checkpoint',
+           'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side', 'list_images',
+           'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'onnx_cpu_session', 'Timer', 'StageTimer',
+           'to_jsonable', 'atomic_write', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench',
+           'DistInfo', 'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device',
+           'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp',
+           'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -52,6 +53,20 @@ def resolve_data_dir(data: str | os.PathLike | None = None) -> Path:
     if data: return Path(data).expanduser()
     if os.environ.get(DATA_ENV): return Path(os.environ[DATA_ENV]).expanduser()
     return sample_data_dir()
+
+# %% ../nbs/00_core.ipynb #29c5abe2
+REAL_SAMPLE_PARTS = {'clothseg': 'clothseg', 'photos': 'clothseg/images', 'styles': 'styles'}
+
+def real_sample(part: str = 'clothseg') -> Path | None:
+    "A part of the embedded real sample under `<root>/data/real` ('clothseg', 'photos' or 'styles'), or None if absent."
+    if part not in REAL_SAMPLE_PARTS: raise ValueError(f"part must be one of {', '.join(REAL_SAMPLE_PARTS)}, not {part!r}")
+    p = project_root()/'data'/'real'/REAL_SAMPLE_PARTS[part]
+    return p if p.is_dir() and any(p.iterdir()) else None
+
+def shipped_model(name: str) -> Path | None:
+    "A model file shipped in `<root>/data/models` (e.g. the DeepLab v3 TFLite), or None if absent."
+    p = project_root()/'data'/'models'/name
+    return p if p.is_file() else None
 
 # %% ../nbs/00_core.ipynb #8f219c3c
 def report_dir(out: str | os.PathLike | None = None) -> Path:

@@ -12,12 +12,12 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['PROFILES', 'MIN_PER_CLASS', 'CLI_MODULES', 'HELP_GLOSSARY', 'BATCH_IMAGE_COMMANDS', 'section_notebooks',
-           'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters', 'package_versions',
-           'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer', 'library_fingerprint',
-           'section_key', 'resumable_section', 'check_report_data', 'run_report', 'HelpFormatter', 'iter_parsers',
-           'explain_options', 'torch_hub_dir', 'model_sources', 'print_models', 'skip_unreadable', 'build_parser',
-           'main']
+__all__ = ['PROFILES', 'REAL_SAMPLE_TOKEN', 'MIN_PER_CLASS', 'CLI_MODULES', 'HELP_GLOSSARY', 'BATCH_IMAGE_COMMANDS',
+           'section_notebooks', 'notebook_title', 'parse_param', 'declared_parameters', 'notebook_parameters',
+           'package_versions', 'write_report_md', 'write_report_html', 'ReportError', 'notebook_layer',
+           'library_fingerprint', 'section_key', 'resumable_section', 'check_report_data', 'run_report',
+           'HelpFormatter', 'iter_parsers', 'explain_options', 'torch_hub_dir', 'model_sources', 'print_models',
+           'skip_unreadable', 'build_parser', 'main']
 
 # %% ../nbs/11_report.ipynb #be4700b4
 def _nbs_dir() -> Path:
@@ -45,8 +45,16 @@ def notebook_title(path: Path) -> tuple[str, str]:
 
 # %% ../nbs/11_report.ipynb #d2e7ed16
 # Parameters per profile, per notebook number. Only parameters a notebook declares are passed to it.
+# 'real-sample:PART' stands for that part of the embedded real sample (`core.real_sample`); dropped where a checkout lacks it.
+_REAL_SEG = {'seg_data': 'real-sample:clothseg'}
+_REAL_STYLE = {'photo_dir': 'real-sample:photos', 'style_dir': 'real-sample:styles'}
 PROFILES = {
-    'sample': {},
+    'sample': {'05': {**_REAL_SEG, 'epochs': 40, 'max_minutes': 1.5, 'train_size': (64, 96), 'augment': 'flip,scale,colour',
+                      'max_eval': 40},
+               '06': _REAL_STYLE, '07': _REAL_STYLE, '08': _REAL_STYLE,
+               '09': {'content_path': 'real-sample:photos', 'style_path': 'real-sample:styles', 'size': 192, 'max_evals': 100},
+               '10': {**_REAL_SEG, 'style_dir': 'real-sample:styles', 'gatys_size': 192, 'gatys_max_evals': 100,
+                      'loss_size': 128, 'work_size': 384, 'unet_train_minutes': 0}},
     'full': {'02': {'top_n': 30},
              '03': {'image_size': 64, 'epochs': 12, 'max_minutes': 15},
              '04': {'image_size': 64},
@@ -80,10 +88,20 @@ def _literal(v):
     if isinstance(v, dict): return {k: _literal(x) for k, x in v.items()}
     return v
 
+REAL_SAMPLE_TOKEN = 'real-sample:'
+
+def _real(v):
+    "A profile value with the embedded real sample's paths filled in (None where the checkout lacks that part)."
+    if isinstance(v, str) and v.startswith(REAL_SAMPLE_TOKEN):
+        p = real_sample(v[len(REAL_SAMPLE_TOKEN):])
+        return None if p is None else str(p)
+    return v
+
 def notebook_parameters(path: Path, profile: str, common: dict, extra: dict | None = None) -> dict:
-    "The parameters to inject into one notebook: common ones, the profile's, then `extra`, kept to those it declares."
+    "The parameters to inject into one notebook: common ones, the profile's (real-sample paths filled in), then `extra`, kept to those it declares."
     declared = declared_parameters(path)
-    want = {**common, **PROFILES.get(profile, {}).get(Path(path).name[:2], {}), **(extra or {})}
+    prof = {k: _real(v) for k, v in PROFILES.get(profile, {}).get(Path(path).name[:2], {}).items()}
+    want = {**common, **{k: v for k, v in prof.items() if v is not None}, **(extra or {})}
     return {k: _literal(v) for k, v in want.items() if k in declared}
 
 # %% ../nbs/11_report.ipynb #569d9b2f

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from conftest import shared_path
 from fashion_research.metrics import (mask_scores, outside_change, run_variants, score_variants, study_table, study_photos,
-                                      model_status, load_models)
+                                      model_status, load_models, ENABLE)
 from fashion_research.nst_vgg19 import load_vgg19
 from fashion_research.nst_magenta import outside_mask_max_abs_diff
 
@@ -54,9 +54,11 @@ def test_variants_with_stand_ins(photo):
     assert df.loc['2_deeplab_magenta', 'own_mask_outside_max_diff'] == 0          # composited: background untouched
     assert df.loc['2_deeplab_magenta', 'iou'] == 1
     assert df.loc['1_magenta', 'outside_changed_frac'] > 0.9                     # whole photo repainted
-    assert df.loc['3_unet_magenta', 'status'] == 'not run' and 'no checkpoint' in df.loc['3_unet_magenta', 'why']
+    assert df.loc['3_unet_magenta', 'status'] == 'not run' and df.loc['3_unet_magenta', 'why'] == ENABLE['unet']
+    assert 'Error' not in df.loc['3_unet_magenta', 'why']                        # a plain sentence, not the exception
     assert np.isnan(df.loc['3_unet_magenta', 'total_s']) and np.isnan(df.loc['3_unet_magenta', 'content_loss'])
-    assert df.loc['4_gatys_vgg19', 'weights'] == 'VGG-19 random init'
+    assert df.loc['4_gatys_vgg19', 'weights'] == 'VGG-19: random init'
+    assert df.loc['0_photo', 'colour_gap_left'] == pytest.approx(1.0) and df.loc['0_photo', 'style_gap_left'] == pytest.approx(1.0)
     st = study_table(df.reset_index())
     assert list(st['model']) == ['DeepLabV3+NST', 'UNet+NST']
 
@@ -68,7 +70,8 @@ def test_no_magenta_scores_masks_but_invents_nothing(photo):
     df = score_variants(photo, style, rec, 'grey', vgg, loss_size=32).set_index('variant')
     assert df.loc['2_deeplab_magenta', 'status'] == 'mask only' and df.loc['2_deeplab_magenta', 'iou'] == 1
     for v in ('1_magenta', '2_deeplab_magenta'):
-        assert np.isnan(df.loc[v, 'style_loss']) and np.isnan(df.loc[v, 'total_s']) and 'offline' in df.loc[v, 'why']
+        assert np.isnan(df.loc[v, 'style_loss']) and np.isnan(df.loc[v, 'total_s']) and df.loc[v, 'why'] == ENABLE['magenta']
+        assert np.isnan(df.loc[v, 'style_gap_left'])
     assert outside_mask_max_abs_diff(photo['image'], rec['4_gatys_vgg19']['image'], photo['gt_clothing']) == 0
 
 
@@ -78,7 +81,9 @@ def test_model_status_offline(monkeypatch, tmp_path, torch_home):
     st = model_status(m).set_index('model')
     assert not st['loaded'].iloc[0] and st['why_not'].iloc[0]
     assert not st.loc['UNet segmenter (variant 3)', 'loaded'] and 'checkpoint' in st.loc['UNet segmenter (variant 3)', 'why_not']
-    assert st.loc['VGG-19 (variant 4 and the losses)', 'weights'] == 'random init'
+    assert st.loc['VGG-19 (the content/style losses)', 'weights'] == 'random init'
+    assert st.loc['Gatys feature network (variant 4)', 'weights'].startswith('EfficientNet-Lite0: ImageNet')   # offline default
+    assert st['why_not'].iloc[0] == ENABLE['magenta']
 
 
 def test_study_photos_on_real_data():
