@@ -14,10 +14,11 @@ from .core import *
 
 # %% auto #0
 __all__ = ['VGG19_WEIGHTS_FILE', 'CONTENT_LAYER', 'STYLE_LAYERS', 'LITE0_CONTENT', 'LITE0_STYLE', 'LITE0_STYLE_WEIGHT',
-           'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'GATYS_FAST', 'vgg_layer_names', 'load_vgg19', 'VGGFeatures',
-           'lite0_layer_names', 'Lite0Features', 'NSTNet', 'load_nst_net', 'gram_matrix', 'content_loss', 'style_loss',
-           'tv_loss', 'swag_transform', 'match_colours', 'rgb_to_yiq', 'yiq_to_rgb', 'to_tensor', 'to_image',
-           'fit_size', 'NSTResult', 's_to_within', 'gatys', 'nst_losses', 'bench_nst_vgg', 'register_cli']
+           'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'GATYS_FAST', 'GATYS_QUALITY_ABLATION', 'vgg_layer_names',
+           'load_vgg19', 'VGGFeatures', 'lite0_layer_names', 'Lite0Features', 'NSTNet', 'load_nst_net', 'gram_matrix',
+           'content_loss', 'style_loss', 'tv_loss', 'swag_transform', 'match_colours', 'rgb_to_yiq', 'yiq_to_rgb',
+           'to_tensor', 'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys', 'nst_losses', 'bench_nst_vgg',
+           'ablate_gatys_quality', 'register_cli']
 
 # %% ../nbs/09_nst_vgg19.ipynb #0a318ab5
 import torch
@@ -184,12 +185,12 @@ def _vgg19_cached() -> bool:
 def load_nst_net(net: str | NSTNet | tuple = 'auto', weights: str | os.PathLike = 'auto', seed: int = 0) -> NSTNet:
     """The feature network for Gatys NST. `net`: 'auto' (VGG-19 when its ImageNet file is cached, else Lite0),
     'lite0' (the shipped ImageNet weights; `weights='random'` for the random-init ablation), 'vgg19' (`weights` as in
-    `load_vgg19`), an `NSTNet`, or a `(features, label)` pair from `load_vgg19`."""
+    `load_vgg19`; with net='auto', any `weights` but 'auto' means VGG-19), an `NSTNet`, or a `(features, label)` pair from `load_vgg19`."""
     if isinstance(net, NSTNet): return net
     if isinstance(net, tuple):
         return NSTNet('vgg19', net[0], net[1], CONTENT_LAYER, STYLE_LAYERS, 1e6)
     if net not in NST_NETS: raise ValueError(f"net must be one of {', '.join(NST_NETS)}, not {net!r}")
-    if net == 'auto': net = 'vgg19' if _vgg19_cached() or str(weights) not in ('auto', 'pretrained', 'random') else 'lite0'
+    if net == 'auto': net = 'vgg19' if _vgg19_cached() or str(weights) != 'auto' else 'lite0'   # VGG weights asked for: VGG
     key = (net, str(weights), seed)
     if key not in _NST_NETS:
         if net == 'lite0':
@@ -530,10 +531,10 @@ def _coarse_to_fine(c, s, size, l_ref, coarse: int, coarse_evals: int, max_evals
 def bench_nst_vgg(content, style, mask=None, size: int = 256, max_evals: int = 300, json_path=None,
                   weights: str = 'auto', ablate: bool = False, square: bool = True, tol: float = 0.01,
                   window: int = 20, threads: int | None = None, n_per_eval: int = 10, progress: bool = True,
-                  max_seconds: float | None = None, ablate_evals: int = 60) -> dict:
+                  max_seconds: float | None = None, ablate_evals: int = 60, net: str = 'auto') -> dict:
     """Time Gatys NST on a photo and painting (paths or PIL): the plain run, the fast settings and optional ablations.
 
-    The plain run is the PyTorch tutorial's algorithm (content init, all five style layers, fp32, L-BFGS) for
+    `net`/`weights`: the feature network (`load_nst_net`). The plain run is the PyTorch tutorial's algorithm (content init, all five style layers, fp32, L-BFGS) for
     `max_evals` evaluations; its final loss is the reference. The fast run (`GATYS_FAST`) optimises the same objective
     at the same size and stops at the first evaluation within 5 % of the reference: `ratio_to_plain` = its seconds to
     get there / the plain run's seconds. An early-stopped fast run (tol/window, no knowledge of the reference) gives
@@ -542,14 +543,14 @@ def bench_nst_vgg(content, style, mask=None, size: int = 256, max_evals: int = 3
     if threads: torch.set_num_threads(threads)
     c = content if isinstance(content, Image.Image) else load_image(content)
     s = style if isinstance(style, Image.Image) else load_image(style)
-    with Timer() as tv: vgg = load_vgg19(weights)
+    with Timer() as tv: vgg = load_nst_net(net, weights)
     kw = dict(vgg=vgg, mask=mask, square=square, progress=progress, max_seconds=max_seconds)
     ref = gatys(c, s, size, max_evals=max_evals, tol=None, **kw)
     l_ref, plain_s = ref.loss_final, ref.seconds
     res = {'content': str(content) if not isinstance(content, Image.Image) else 'PIL image',
            'style': str(style) if not isinstance(style, Image.Image) else 'PIL image',
            'mask': str(mask) if isinstance(mask, (str, os.PathLike)) else (None if mask is None else 'array'),
-           'size': size, 'hw': ref.settings['hw'], 'weights': ref.weights, 'threads': torch.get_num_threads(),
+           'size': size, 'hw': ref.settings['hw'], 'net': ref.net, 'weights': ref.weights, 'threads': torch.get_num_threads(),
            's_load_vgg': tv.seconds, 'evals': ref.evals, 'loss_initial': ref.losses[0], 'loss_final': l_ref,
            's_total': plain_s, 's_targets': ref.s_targets,
            's_per_eval': (ref.times[-1] - ref.times[0])/max(1, ref.evals - 1),
@@ -594,37 +595,93 @@ def bench_nst_vgg(content, style, mask=None, size: int = 256, max_evals: int = 3
             'speedup_fewer_style_layers': pe['reference']/pe['style_conv1_1_to_conv4_1'],
             'speedup_bfloat16': pe['reference']/pe['bfloat16'], 'speedup_pyramid': pe['reference']/pe['pyramid'],
             'targets_s': {'inference_mode': tt_inf, 'autograd_on': tt_grad, 'speedup': tt_grad/tt_inf}})
-    return print_bench(f'bench nst-vgg ({size}px, {res["weights"]})', res, json_path)
+    return print_bench(f'bench nst-vgg ({size}px, {ref.label})', res, json_path)
+
+# %% ../nbs/09_nst_vgg19.ipynb #ca3ffa4c
+_LITE_BLOCKS = dict(net='lite0', content_layer='b10', style_layers=('b0', 'b2', 'b4', 'b10'), style_weight=1e5)
+GATYS_QUALITY_ABLATION = {
+    'VGG-19, random init (the earlier offline variant 4)': dict(net='vgg19', weights='random'),
+    'Lite0, random init': dict(net='lite0', weights='random'),
+    "Lite0 block outputs b0,b2,b4,b10, photo's colours": dict(_LITE_BLOCKS, colour='photo'),
+    "Lite0 block outputs, photo's colours, SWAG T=1": dict(_LITE_BLOCKS, colour='photo', swag=1.0),
+    'Lite0 block outputs, colours matched': dict(_LITE_BLOCKS, colour='match'),
+    'Lite0 default (LITE0_NST)': dict(net='lite0'),
+}
+
+def ablate_gatys_quality(content_dir, style_dir, size: int = 256, limit: int | None = 4, settings: dict | None = None,
+                         max_evals: int = 300, tol: float = 0.01, window: int = 20, threads: int | None = None,
+                         json_path=None, progress: bool = True) -> dict:
+    """Each setting of `settings` (default `GATYS_QUALITY_ABLATION`) on every (photo, painting) of two folders, judged by
+    style gap left, colour gap left and content SSIM (notebook 08a), with seconds per photo: medians and 95 % intervals."""
+    from tqdm.auto import tqdm
+    from fashion_research.nst_judges import judge_stylization, median_ci
+    if threads: torch.set_num_threads(threads)
+    settings = settings or GATYS_QUALITY_ABLATION
+    photos, paintings = list_images(content_dir, limit), list_images(style_dir)
+    if not photos or not paintings: raise ValueError(f"the quality ablation needs photos in {content_dir} and paintings in {style_dir}")
+    pairs = [(load_image(p), p.stem, load_image(s), s.stem) for p in photos for s in paintings]
+    rows, res = [], {'content_dir': str(content_dir), 'style_dir': str(style_dir), 'size': size, 'pairs': len(pairs),
+                     'threads': torch.get_num_threads(), 'settings': {}}
+    with tqdm(total=len(settings)*len(pairs), desc='gatys quality', disable=not progress) as bar:
+        for name, cfg in settings.items():
+            got = []
+            for c, cn, s, sn in pairs:
+                r = gatys(c, s, size, max_evals=max_evals, tol=tol, window=window, progress=False, pyramid=GATYS_FAST['pyramid'], **cfg)
+                j = judge_stylization(c, s, r.image)
+                got.append({**j, 's_per_photo': r.seconds, 'evals': r.evals, 'photo': cn, 'painting': sn}); bar.update()
+            summ = {k: median_ci([g[k] for g in got]) for k in ('style_gap_left', 'colour_gap_left', 'content_ssim', 's_per_photo', 'evals')}
+            res['settings'][name] = {'settings': {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, 'weights': r.label,
+                                     **{k: v[0] for k, v in summ.items()}, **{f'{k}_ci': [v[1], v[2]] for k, v in summ.items()},
+                                     'pairs': got}
+            rows.append({'setting': name, **{k: f"{v[0]:.3f} ({v[1]:.3f}-{v[2]:.3f})" for k, v in summ.items() if k != 'evals'},
+                         'evals': f"{summ['evals'][0]:.0f}"})
+            if json_path: save_json(res, json_path)
+    import pandas as pd
+    print(markdown_table(pd.DataFrame(rows)))
+    return print_bench(f'bench nst-vgg --ablate (quality, {len(pairs)} pairs, {size} px)',
+                       {k: v for k, v in res.items() if k != 'settings'} | {'settings': {n: {k: v for k, v in d.items() if k != 'pairs'}
+                                                                                      for n, d in res['settings'].items()}}, json_path) | res
 
 # %% ../nbs/09_nst_vgg19.ipynb #bc091954
 def register_cli(commands, bench) -> None:
     "Add `stylize-vgg` and `bench nst-vgg` to the command line."
     def _common(p):
-        p.add_argument('--content', required=True, help='photo'); p.add_argument('--style', required=True, help='painting')
+        p.add_argument('--content', required=True, help='photo (bench --ablate: or a folder of photos, for the quality ablation)')
+        p.add_argument('--style', required=True, help='painting (bench --ablate: or a folder of paintings)')
+        p.add_argument('--net', default='auto', choices=list(NST_NETS),
+                       help="feature network: 'auto' (VGG-19 if its ImageNet file is cached, else the shipped Lite0), 'lite0', 'vgg19' (default auto)")
         p.add_argument('--mask', default=None, help='garment mask PNG (255 = garment): style on the garment only')
         p.add_argument('--size', type=int, default=256, help='long side in pixels (bench: square size x size)')
         p.add_argument('--max-evals', type=int, default=300, help='L-BFGS loss evaluations')
-        p.add_argument('--weights', default='auto', help="'auto', 'pretrained', 'random' or a VGG-19 .pth file")
+        p.add_argument('--weights', default='auto', help="network weights: 'auto', 'pretrained', 'random' (a labelled ablation) or a VGG-19 .pth file")
         p.add_argument('--tol', type=float, default=0.01, help='early stopping: relative loss change over --window evaluations (default 0.01)')
         p.add_argument('--window', type=int, default=20, help='early stopping window in evaluations (default 20)')
         p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
         p.add_argument('--max-seconds', type=float, default=None, help='time budget per run in seconds (default: none)')
-    p = commands.add_parser('stylize-vgg', help='Gatys NST (VGG-19) of a photo with a painting')
+    p = commands.add_parser('stylize-vgg', help='Gatys NST (variant 4) of a photo with a painting (VGG-19 in the study; offline, the shipped Lite0)')
     _common(p); p.add_argument('--out', required=True, help='output image file')
     p.add_argument('--preserve-color', action='store_true'); p.add_argument('--optimizer', default='lbfgs', choices=['lbfgs', 'adam'])
     def _stylize(a):
         if a.threads: torch.set_num_threads(a.threads)
-        r = gatys(load_image(a.content), load_image(a.style), a.size, mask=a.mask, weights=a.weights, max_evals=a.max_evals,
+        r = gatys(load_image(a.content), load_image(a.style), a.size, mask=a.mask, net=a.net, weights=a.weights, max_evals=a.max_evals,
                   tol=a.tol, window=a.window, preserve_color=a.preserve_color, optimizer=a.optimizer, max_seconds=a.max_seconds)
         Path(a.out).parent.mkdir(parents=True, exist_ok=True); r.image.save(a.out)
-        print(f'{a.out}: {r.evals} evaluations, {r.seconds:.1f} s, loss {r.loss_final:.4g}, weights: {r.weights}')
+        print(f'{a.out}: {r.evals} evaluations, {r.seconds:.1f} s, loss {r.loss_final:.4g}, network: {r.label}')
     p.set_defaults(func=_stylize)
     b = bench.add_parser('nst-vgg', help='time Gatys NST: reference run, early stopping, optional ablations')
     _common(b); b.add_argument('--json', default=None, help='write the result as JSON')
     b.add_argument('--ablate', action='store_true', help='also measure each technique side by side: time to within 5 %% of the plain loss '
-                   '(pyramid levels, bfloat16, coarse-to-fine, noise init, early stopping) and seconds per evaluation (default: off)')
+                   '(pyramid levels, bfloat16, coarse-to-fine, noise init, early stopping) and seconds per evaluation; with folders as '
+                   '--content and --style, the quality ablation instead (networks, layers, SWAG, colour: judged) (default: off)')
+    b.add_argument('--limit', type=int, default=4, help='quality ablation: photos at most (default 4)')
     b.add_argument('--ablate-evals', type=int, default=60, help='evaluation cap of each ablation run (default 60)')
     b.add_argument('--keep-aspect', action='store_true', help='long side = --size instead of a size x size square')
-    b.set_defaults(func=lambda a: bench_nst_vgg(a.content, a.style, a.mask, a.size, a.max_evals, a.json, a.weights,
-                                                a.ablate, not a.keep_aspect, a.tol, a.window, a.threads,
-                                                max_seconds=a.max_seconds, ablate_evals=a.ablate_evals))
+    def _bench(a):
+        if Path(a.content).is_dir() or Path(a.style).is_dir():
+            if not (a.ablate and Path(a.content).is_dir() and Path(a.style).is_dir()):
+                raise ValueError('folders as --content and --style are for the quality ablation: pass both folders and --ablate')
+            return ablate_gatys_quality(a.content, a.style, a.size, a.limit, max_evals=a.max_evals, tol=a.tol, window=a.window,
+                                        threads=a.threads, json_path=a.json)
+        return bench_nst_vgg(a.content, a.style, a.mask, a.size, a.max_evals, a.json, a.weights, a.ablate, not a.keep_aspect,
+                             a.tol, a.window, a.threads, max_seconds=a.max_seconds, ablate_evals=a.ablate_evals, net=a.net)
+    b.set_defaults(func=_bench)
