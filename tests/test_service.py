@@ -8,6 +8,7 @@ from PIL import Image
 pytest.importorskip('fastapi'); pytest.importorskip('httpx')
 from fastapi.testclient import TestClient
 from fashion_research import service as sv
+from fashion_research import serve_bench as sb
 
 LIMIT_MB = 0.25          # a small upload limit, so "over the limit" needs no big file
 
@@ -249,7 +250,7 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
     "`fashion-research serve` in a subprocess on a free loopback port: health, real multipart requests, a burst, a bad upload, stop."
     import httpx
     log = tmp_path/'serve.log'
-    proc, url = sv.start_server(['--models', models_dir, '--data', sample_data, '--deeplab', 'off', '--max-upload-mb', LIMIT_MB],
+    proc, url = sb.start_server(['--models', models_dir, '--data', sample_data, '--deeplab', 'off', '--max-upload-mb', LIMIT_MB],
                                 log=log, timeout=180)
     try:
         assert url.startswith('http://127.0.0.1:')
@@ -265,7 +266,7 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         with ThreadPoolExecutor(8) as ex:   # a burst queues in the pool and is served
             codes = list(ex.map(lambda i: httpx.post(url + ('/classify', '/search')[i % 2], files={'file': ('p.jpg', photo)}, timeout=120).status_code, range(16)))
         assert codes == [200]*16
-        res = sv.bench_serve(url, data=sample_data, requests=6, concurrency=(1, 2), stylize_n=1, inprocess_n=5)
+        res = sb.bench_serve(url, data=sample_data, requests=6, concurrency=(1, 2), stylize_n=1, inprocess_n=5)
         assert res['errors_total'] == 0 and res['http_5xx_total'] == 0 and res['http_to_inprocess_ratio'] > 0
         assert {(r['endpoint'], r['concurrency']) for r in res['runs']} >= {('/classify', 1), ('/search', 2)}
         st = res['runs'][-1]
@@ -273,13 +274,13 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         assert (st['errors'], st['http_503']) == ((0, 0) if 'stylizer' in h['models'] else (1, 1))   # a 503 is counted apart
         assert httpx.get(url + '/health').json()['status'] == 'ok'
     finally:
-        code = sv.stop_server(proc)
+        code = sb.stop_server(proc)
     assert proc.poll() is not None, 'the server did not stop'
     assert 'Traceback' not in log.read_text(errors='replace'), log.read_text()[-2000:]
 
 
 def test_serve_refuses_to_start_without_its_required_files(tmp_path):
-    r = subprocess.run(sv._serve_command() + ['serve', '--models', str(tmp_path/'nowhere'), '--deeplab', 'off'],
+    r = subprocess.run(sb._serve_command() + ['serve', '--models', str(tmp_path/'nowhere'), '--deeplab', 'off'],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and 'nowhere' in r.stderr and 'Traceback' not in r.stderr
 
