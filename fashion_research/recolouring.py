@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from .core import *
+from .masks import clean_mask
 from .colour import rgb_to_lab, lab_to_rgb, parse_colour
 from .nst_magenta import composite
 
@@ -32,7 +33,6 @@ def recolor(image, target, mask: np.ndarray, lightness: float = 1.0, feather: fl
 # %% ../nbs/06c_recolouring.ipynb #9db83a98
 def product_mask(image, white: int = 235) -> np.ndarray:
     "The product in a catalog photo (white background): uint8 255/0 mask of its non-white pixels, cleaned and hole-filled."
-    from fashion_research.segmentation import clean_mask
     a = np.asarray(image.convert('RGB') if isinstance(image, Image.Image) else load_image(image))
     m = np.where((a < white).any(-1), 255, 0).astype(np.uint8)
     return clean_mask(m) if m.any() else m
