@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 # %% auto #0
-__all__ = ['BASE_COLOUR_RGB', 'rgb_to_lab', 'lab_to_rgb', 'parse_colour']
+__all__ = ['BASE_COLOUR_RGB', 'COLOUR_PATTERN', 'rgb_to_lab', 'lab_to_rgb', 'parse_colour']
 
 # %% ../nbs/02b_colour.ipynb #0c8252d0
 BASE_COLOUR_RGB = {
@@ -51,3 +51,11 @@ def parse_colour(text) -> tuple[int, int, int]:
         else: raise ValueError(f"colour '{text}' is not '#rrggbb', 'r,g,b' or a catalog colour name such as 'Navy Blue'")
     if not all(0 <= v <= 255 for v in rgb): raise ValueError(f"colour '{text}': each channel must be 0-255")
     return tuple(int(v) for v in rgb)
+
+# %% ../nbs/02b_colour.ipynb #afeee2fb
+def _any_case(name: str) -> str:
+    return ''.join(f'[{ch.lower()}{ch.upper()}]' if ch.isalpha() else ch for ch in name)
+
+_BYTE = r'0*(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+COLOUR_PATTERN = (r'^\s*(#*[0-9A-Fa-f]{6}|' + rf'{_BYTE}\s*,\s*{_BYTE}\s*,\s*{_BYTE}|'
+                  + '|'.join(_any_case(n) for n in sorted(BASE_COLOUR_RGB, key=len, reverse=True)) + r')\s*$')

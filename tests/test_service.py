@@ -87,6 +87,26 @@ def test_openapi_schema_lists_every_endpoint(client):
         assert p in paths, p
 
 
+def test_openapi_declares_error_bodies_enums_and_bounds(client, models):
+    spec = client.get('/openapi.json').json()
+    err = spec['components']['schemas']['ErrorBody']
+    assert err['required'] == ['error'] and err['properties']['error']['type'] == 'string'
+    for path, ops in spec['paths'].items():
+        for method, op in ops.items():
+            codes = {c for c in op['responses'] if c != '200'}
+            for c in codes: assert op['responses'][c]['content']['application/json']['schema']['$ref'].endswith('/ErrorBody'), (path, c)
+            if method == 'post' and path in ('/classify', '/search', '/stylize', '/recolor', '/segment'):
+                assert {'400', '413', '415', '422'} <= codes, (path, codes)
+            if '{item_id}' in path: assert {'404', '422'} <= codes, (path, codes)
+    body = lambda p: spec['components']['schemas'][spec['paths'][p]['post']['requestBody']['content']['multipart/form-data']['schema']['$ref'].split('/')[-1]]
+    st = body('/stylize')['properties']
+    assert st['mask']['enum'] == list(sv.MASKS) and set(st['style']['enum']) == set(models.styles)
+    assert (st['strength']['minimum'], st['strength']['maximum']) == (0, 1) and st['file']['minLength'] == 1
+    assert body('/recolor')['properties']['colour']['pattern'] == sv.COLOUR_PATTERN
+    k = next(p for p in spec['paths']['/search']['post']['parameters'] if p['name'] == 'k')['schema']
+    assert (k['minimum'], k['maximum']) == (1, 100)
+
+
 def test_page_and_script_are_served_from_the_app_only(client):
     r = client.get('/')
     assert r.status_code == 200 and r.headers['content-type'].startswith('text/html')
@@ -139,7 +159,7 @@ def test_recommend_excludes_owned_items_and_mixes_article_types(client, models):
     assert max(types.count(t) for t in types) <= models.suggester.per_type
     assert all({'score', 'taste', 'fit'} <= set(r) for r in res)
     assert 'not in the index' in _error(client.post('/recommend', json={'history': [hist[0], 123456789]}), 404)
-    assert 'empty' in _error(client.post('/recommend', json={'history': []}), 422)
+    assert 'history' in _error(client.post('/recommend', json={'history': []}), 422)           # at least one product
     assert 'history' in _error(client.post('/recommend', json={'k': 3}), 422)                  # missing field
     assert 'history' in _error(client.post('/recommend', json={'history': 'abc'}), 422)        # wrong type
     _error(client.post('/recommend', content=b'{not json', headers={'content-type': 'application/json'}), 422)
@@ -175,7 +195,8 @@ def test_stylize_with_a_stylizer(full_client, photo):
     assert np.abs(out[m] - (255 - np.asarray(im)[m].astype(int))).max() <= 1  # inside: the stylizer's output
     up = full_client.post('/stylize', files={'file': ('p.jpg', photo, 'image/jpeg'), 'style_file': ('s.png', _png(im), 'image/png')})
     assert up.status_code == 200
-    assert 'unknown painting' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'nope'}), 422)
+    msg = _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'nope'}), 422)
+    assert 'style' in msg and 'swirl' in msg                                                   # says which names exist
     assert 'style_file' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}), 422)
     assert 'strength' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'swirl', 'strength': '2'}), 422)
     assert 'strength' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'swirl', 'strength': 'x'}), 422)
