@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # nbdev_test runs the notebooks in parallel; two workers match the 2-core machines this was sized on.
 NB_WORKERS ?= 2
 
-.PHONY: install report test test-nbs test-py lab export clean-report sample-data
+.PHONY: install report test lint test-nbs test-py lab export clean-report sample-data readme
 
 $(STAMP): setup.py settings.ini
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ test-nbs: sample-data
 test-py: sample-data
 	$(BIN)/python -m pytest -q tests
 
-test: test-nbs test-py
+# The layers of DESIGN.md as import-linter contracts (.importlinter): an upward import or a circle fails here.
+lint: install
+	$(BIN)/lint-imports
+
+test: lint test-nbs test-py
 
 # JupyterLab refuses to start as root (a container's usual user) unless told to: pass --allow-root only then.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

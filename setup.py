@@ -37,6 +37,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
+    package_data={cfg['lib_name']: ['static/*']},     # the service's page: index.html, app.js, style.css
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'tf': tf_requirements, 'serve': serve_requirements, 'scale': scale_requirements,
                     'export': export_requirements},

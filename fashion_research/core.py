@@ -18,11 +18,11 @@ __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'REAL_SAMPLE_PARTS', 'CACHE_E
            'shipped_model', 'report_dir', 'cache_dir', 'seed_everything', 'pick_device', 'WeightsUnavailableError',
            'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format', 'read_checkpoint',
            'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side', 'list_images',
-           'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'onnx_cpu_session', 'Timer', 'StageTimer',
-           'to_jsonable', 'atomic_write', 'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench',
-           'DistInfo', 'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device',
-           'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp',
-           'batchnorm_stats']
+           'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'onnx_cpu_session', 'quantize_int8',
+           'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json', 'markdown_table', 'save_figure',
+           'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed',
+           'dist_device', 'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds',
+           'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -315,6 +315,31 @@ def onnx_cpu_session(path: str | os.PathLike, threads: int = 2, spinning: bool =
     so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
     if not spinning: so.add_session_config_entry('session.intra_op.allow_spinning', '0')
     return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+
+# %% ../nbs/00_core.ipynb #77868320
+def _calibration_files(calibration, n: int) -> list:
+    "Up to `n` photos for int8 calibration: a folder of images or a list of files, spread evenly over it."
+    files = list_images(calibration) if isinstance(calibration, (str, os.PathLike)) else list(calibration)
+    if not files: raise FileNotFoundError(f"no photos to calibrate the int8 export with in {calibration}")
+    return [files[i] for i in np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)]
+
+def quantize_int8(src, dst, feeds: Iterable[dict], props: dict | None = None) -> Path:
+    """Quantize the ONNX model at `src` to int8 at `dst` (static, per channel, QDQ), calibrated on the input dicts in `feeds`;
+    `props` (metadata) are written into the result. `dst` may be `src`."""
+    import onnx, logging
+    from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
+    class _Feeds(CalibrationDataReader):
+        def __init__(self): self.it = iter(feeds)
+        def get_next(self): return next(self.it, None)
+    q = Path(dst).with_name(Path(dst).name + f'.int8-{os.getpid()}')
+    root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)   # quiet its "consider pre-processing" advice
+    try: quantize_static(str(src), str(q), _Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally: root.setLevel(level)
+    if props: qm = onnx.load(str(q)); onnx.helper.set_model_props(qm, props); onnx.save(qm, str(q))
+    q.replace(dst)
+    return Path(dst)
+
 
 # %% ../nbs/00_core.ipynb #685023e3
 class Timer:

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from .core import *
-from .segmentation import (Segmenter, VOC_PERSON, default_tflite_path, quantize_int8, read_seg_dataset,
-                                           resolve_seg_dir, split_pairs, load_pair, iou, mean_ci, _calibration_files)
+from .core import _calibration_files
+from .data import read_seg_dataset
+from .masks import Segmenter, resolve_seg_dir, split_pairs, load_pair, iou, mean_ci
+from .deeplab import VOC_PERSON, default_tflite_path, tflite_segmenter
 
 # %% auto #0
 __all__ = ['HEADS', 'DEEPLAB_ONNX_STRIDE', 'DEEPLAB_ONNX_SIZE', 'DEEPLAB_ONNX_THREADS', 'tflite_to_onnx',
@@ -299,8 +301,7 @@ def bench_deeplab_onnx(seg_data, tflite=None, strides=(8, 16), sizes=(193, 225, 
             for _ in range(reps): run_alone()
         timing.append({'engine': engine, 'output_stride': st, 'size': size, 'network_ms_alone': 1000 * t.seconds / reps})
     if reference:                                  # the file as LiteRT runs it: 257 x 257, output stride 8, float32
-        from fashion_research.segmentation import get_segmenter
-        lite = get_segmenter('tflite', tflite=path, engine='tflite')
+        lite = tflite_segmenter(path)
         score('LiteRT float32', 8, 257, lite, lite.model.invoke)
     for st in strides:
         with tempfile.TemporaryDirectory() as d:

@@ -41,7 +41,8 @@ def try_deeplab(prefer: str = 'auto', tflite=None, target: str = 'clothing', dev
 # %% ../nbs/07_nst_deeplab.ipynb #00d38f43
 def _person_masks(logits: np.ndarray, size_wh: tuple[int, int], thresholds=(0.4, 0.5, 0.6)) -> dict:
     "{(decision, threshold, upsample): bool mask at `size_wh`} from one photo's (h, w, 21) logits."
-    from fashion_research.segmentation import person_score, _resize_prob
+    from fashion_research.deeplab import person_score
+    from fashion_research.masks import _resize_prob
     out = {}
     for dec, ths in (('argmax', (0.5,)), ('softmax', tuple(thresholds))):
         sc = person_score(logits, dec); big = _resize_prob(sc, size_wh)
@@ -54,7 +55,9 @@ def _person_masks(logits: np.ndarray, size_wh: tuple[int, int], thresholds=(0.4,
 def compare_tflite_masks(seg_data, tflite=None, holdout: float = 0.5, seed: int = 0, thresholds=(0.4, 0.5, 0.6),
                          limit: int | None = None, interp=None, progress: bool = True) -> pd.DataFrame:
     "Person IoU per photo of the TFLite DeepLab, squashed and letterboxed, for each decision and upsampling; `part` = 'tune'/'held-out'."
-    from fashion_research.segmentation import read_seg_dataset, resolve_seg_dir, split_pairs, load_pair, build_tflite, _tflite_logits, iou
+    from fashion_research.data import read_seg_dataset
+    from fashion_research.masks import resolve_seg_dir, split_pairs, load_pair, iou
+    from fashion_research.deeplab import build_tflite, _tflite_logits
     from tqdm.auto import tqdm
     pairs, labels = read_seg_dataset(resolve_seg_dir(seg_data))
     pairs = pairs[:limit] if limit else pairs
@@ -70,7 +73,7 @@ def compare_tflite_masks(seg_data, tflite=None, holdout: float = 0.5, seed: int 
 
 def choose_tflite_mask(df: pd.DataFrame) -> dict:
     "The variant with the best mean IoU on the tune part, every variant's held-out IoU (95% CI) and paired differences."
-    from fashion_research.segmentation import mean_ci
+    from fashion_research.masks import mean_ci
     keys = ['resize', 'decision', 'threshold', 'upsample']
     tune = df[df.part == 'tune'].groupby(keys)['iou'].mean()
     best = tune.idxmax()
@@ -88,7 +91,7 @@ def choose_tflite_mask(df: pd.DataFrame) -> dict:
 def bench_tflite_mask(seg_data, tflite=None, holdout: float = 0.5, seed: int = 0, limit: int | None = None,
                       json_path=None) -> dict:
     "Score the TFLite DeepLab's person masks (squash/letterbox x argmax/threshold x upsampling) on a real folder; print, JSON."
-    from fashion_research.segmentation import build_tflite
+    from fashion_research.deeplab import build_tflite
     it, path = build_tflite(tflite)
     with Timer() as t: df = compare_tflite_masks(seg_data, interp=it, holdout=holdout, seed=seed, limit=limit)
     res = {'seg_data': str(seg_data), 'model': str(path), 'weights': 'DeepLab v3 MobileNetV2 TFLite, PASCAL VOC (pretrained, local file)',

@@ -15,14 +15,16 @@ from .core import *
 from .search import *   # the search indexes (03a); re-exported here for existing callers
 from .data import (load_catalog, ensure_data, require_dataset, split_catalog, image_groups,
                                    image_transform, IMAGENET_MEAN, IMAGENET_STD)
+from .colour import BASE_COLOUR_RGB
+_all_ = ['BASE_COLOUR_RGB']   # its old home
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'FAISS_MIN_ROWS', 'FAISS_TARGET_RECALL', 'OUTFIT_COMPLEMENTS', 'BASE_COLOUR_RGB',
-           'Embedder', 'resnet50_embedder', 'lite0_embedder', 'classifier_embedder', 'make_embedder', 'dominant_colour',
+__all__ = ['META_COLUMNS', 'INT8_MIN_ROWS', 'FAISS_MIN_ROWS', 'FAISS_TARGET_RECALL', 'OUTFIT_COMPLEMENTS', 'Embedder',
+           'resnet50_embedder', 'lite0_embedder', 'classifier_embedder', 'make_embedder', 'dominant_colour',
            'embed_images', 'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings',
            'embeddings_cache_path', 'SimilarityIndex', 'pick_queries', 'plot_recommendations', 'retrieval_metrics',
            'evaluate_split', 'outfit_slot', 'colour_compatibility', 'product_colours', 'complete_outfit',
-           'plot_outfits', 'bench_recommend', 'bench_recommend_scale', 'register_cli']
+           'plot_outfits', 'bench_recommend', 'bench_recommend_scale', 'register_cli', 'BASE_COLOUR_RGB']
 
 # %% ../nbs/04_recommender.ipynb #09f2e4de
 @dataclass
@@ -509,19 +511,6 @@ def colour_compatibility(a, b) -> float:
     if min(sa, va) < 0.3 or min(sb, vb) < 0.3: return 0.9
     d = abs(ha - hb)*360; d = min(d, 360 - d)
     return 1.0 if d <= 30 else 0.8 if d >= 150 else 0.5 if d >= 90 else 0.3
-
-# %% ../nbs/04_recommender.ipynb #0c8252d0
-BASE_COLOUR_RGB = {
-    'Black': (20, 20, 20), 'White': (245, 245, 245), 'Blue': (40, 90, 200), 'Brown': (110, 70, 40), 'Grey': (128, 128, 128),
-    'Red': (200, 30, 40), 'Green': (40, 140, 60), 'Pink': (235, 130, 170), 'Navy Blue': (25, 35, 80), 'Purple': (120, 50, 140),
-    'Silver': (192, 192, 192), 'Yellow': (235, 200, 40), 'Beige': (215, 200, 170), 'Gold': (212, 175, 55), 'Maroon': (128, 20, 30),
-    'Orange': (240, 130, 30), 'Olive': (110, 110, 40), 'Cream': (245, 235, 200), 'Steel': (120, 130, 140), 'Charcoal': (54, 60, 65),
-    'Peach': (250, 190, 150), 'Off White': (240, 238, 228), 'Skin': (225, 185, 155), 'Lavender': (180, 160, 220),
-    'Grey Melange': (150, 150, 150), 'Khaki': (195, 176, 145), 'Magenta': (200, 30, 150), 'Teal': (0, 128, 128), 'Tan': (210, 180, 140),
-    'Mustard': (220, 170, 30), 'Bronze': (205, 127, 50), 'Copper': (184, 115, 51), 'Turquoise Blue': (64, 200, 210), 'Rust': (183, 65, 14),
-    'Burgundy': (128, 0, 32), 'Metallic': (170, 170, 175), 'Coffee Brown': (75, 55, 40), 'Mauve': (190, 150, 180), 'Rose': (230, 90, 120),
-    'Nude': (225, 190, 165), 'Sea Green': (46, 139, 87), 'Mushroom Brown': (150, 130, 110), 'Taupe': (72, 60, 50),
-    'Lime Green': (50, 205, 50), 'Fluorescent Green': (80, 255, 80)}   # 'Multi' and unknown names: the photo's colour
 
 # %% ../nbs/04_recommender.ipynb #65dbacd6
 def product_colours(index: 'SimilarityIndex') -> np.ndarray:

@@ -14,6 +14,7 @@ pytest.importorskip('fastapi')
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from fashion_research import service as sv
+from fashion_research import serve_bench as sb
 
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
          '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', '--window-size=1200,1600']
@@ -23,9 +24,9 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-ne
 def server(sample_data, tmp_path_factory):
     models = sv.sample_models(tmp_path_factory.mktemp('models'), sample_data, image_size=16, epochs=1)
     log = tmp_path_factory.mktemp('log')/'serve.log'
-    proc, url = sv.start_server(['--models', models, '--data', sample_data, '--deeplab', 'off'], log=log, timeout=180)
+    proc, url = sb.start_server(['--models', models, '--data', sample_data, '--deeplab', 'off'], log=log, timeout=180)
     yield url
-    sv.stop_server(proc)
+    sb.stop_server(proc)
 
 
 @pytest.fixture()

@@ -7,8 +7,8 @@ from PIL import Image
 
 from fashion_research.segmentation import (iou, dice, dice_from_iou, mean_ci, as_bool_mask, clean_mask, get_segmenter,
                                            train_unet, save_unet, load_unet, evaluate_segmenter, summarize_eval, draw_seg_set,
-                                           split_pairs, register_cli, default_tflite_path, UNet, SegSet,
-                                           _deeplab_prob_fn)
+                                           split_pairs, register_cli, default_tflite_path, UNet, SegSet)
+from fashion_research.deeplab import _deeplab_prob_fn
 from fashion_research.data import read_seg_dataset, binary_mask
 from fashion_research.core import WeightsUnavailableError
 from conftest import shared_path

@@ -8,6 +8,7 @@ from PIL import Image
 pytest.importorskip('fastapi'); pytest.importorskip('httpx')
 from fastapi.testclient import TestClient
 from fashion_research import service as sv
+from fashion_research import serve_bench as sb
 
 LIMIT_MB = 0.25          # a small upload limit, so "over the limit" needs no big file
 
@@ -86,6 +87,26 @@ def test_openapi_schema_lists_every_endpoint(client):
         assert p in paths, p
 
 
+def test_openapi_declares_error_bodies_enums_and_bounds(client, models):
+    spec = client.get('/openapi.json').json()
+    err = spec['components']['schemas']['ErrorBody']
+    assert err['required'] == ['error'] and err['properties']['error']['type'] == 'string'
+    for path, ops in spec['paths'].items():
+        for method, op in ops.items():
+            codes = {c for c in op['responses'] if c != '200'}
+            for c in codes: assert op['responses'][c]['content']['application/json']['schema']['$ref'].endswith('/ErrorBody'), (path, c)
+            if method == 'post' and path in ('/classify', '/search', '/stylize', '/recolor', '/segment'):
+                assert {'400', '413', '415', '422'} <= codes, (path, codes)
+            if '{item_id}' in path: assert {'404', '422'} <= codes, (path, codes)
+    body = lambda p: spec['components']['schemas'][spec['paths'][p]['post']['requestBody']['content']['multipart/form-data']['schema']['$ref'].split('/')[-1]]
+    st = body('/stylize')['properties']
+    assert st['mask']['enum'] == list(sv.MASKS) and set(st['style']['enum']) == set(models.styles)
+    assert (st['strength']['minimum'], st['strength']['maximum']) == (0, 1) and st['file']['minLength'] == 1
+    assert body('/recolor')['properties']['colour']['pattern'] == sv.COLOUR_PATTERN
+    k = next(p for p in spec['paths']['/search']['post']['parameters'] if p['name'] == 'k')['schema']
+    assert (k['minimum'], k['maximum']) == (1, 100)
+
+
 def test_page_and_script_are_served_from_the_app_only(client):
     r = client.get('/')
     assert r.status_code == 200 and r.headers['content-type'].startswith('text/html')
@@ -138,7 +159,7 @@ def test_recommend_excludes_owned_items_and_mixes_article_types(client, models):
     assert max(types.count(t) for t in types) <= models.suggester.per_type
     assert all({'score', 'taste', 'fit'} <= set(r) for r in res)
     assert 'not in the index' in _error(client.post('/recommend', json={'history': [hist[0], 123456789]}), 404)
-    assert 'empty' in _error(client.post('/recommend', json={'history': []}), 422)
+    assert 'history' in _error(client.post('/recommend', json={'history': []}), 422)           # at least one product
     assert 'history' in _error(client.post('/recommend', json={'k': 3}), 422)                  # missing field
     assert 'history' in _error(client.post('/recommend', json={'history': 'abc'}), 422)        # wrong type
     _error(client.post('/recommend', content=b'{not json', headers={'content-type': 'application/json'}), 422)
@@ -174,7 +195,8 @@ def test_stylize_with_a_stylizer(full_client, photo):
     assert np.abs(out[m] - (255 - np.asarray(im)[m].astype(int))).max() <= 1  # inside: the stylizer's output
     up = full_client.post('/stylize', files={'file': ('p.jpg', photo, 'image/jpeg'), 'style_file': ('s.png', _png(im), 'image/png')})
     assert up.status_code == 200
-    assert 'unknown painting' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'nope'}), 422)
+    msg = _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'nope'}), 422)
+    assert 'style' in msg and 'swirl' in msg                                                   # says which names exist
     assert 'style_file' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}), 422)
     assert 'strength' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'swirl', 'strength': '2'}), 422)
     assert 'strength' in _error(full_client.post('/stylize', files={'file': ('p.jpg', photo)}, data={'style': 'swirl', 'strength': 'x'}), 422)
@@ -249,7 +271,7 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
     "`fashion-research serve` in a subprocess on a free loopback port: health, real multipart requests, a burst, a bad upload, stop."
     import httpx
     log = tmp_path/'serve.log'
-    proc, url = sv.start_server(['--models', models_dir, '--data', sample_data, '--deeplab', 'off', '--max-upload-mb', LIMIT_MB],
+    proc, url = sb.start_server(['--models', models_dir, '--data', sample_data, '--deeplab', 'off', '--max-upload-mb', LIMIT_MB],
                                 log=log, timeout=180)
     try:
         assert url.startswith('http://127.0.0.1:')
@@ -265,7 +287,7 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         with ThreadPoolExecutor(8) as ex:   # a burst queues in the pool and is served
             codes = list(ex.map(lambda i: httpx.post(url + ('/classify', '/search')[i % 2], files={'file': ('p.jpg', photo)}, timeout=120).status_code, range(16)))
         assert codes == [200]*16
-        res = sv.bench_serve(url, data=sample_data, requests=6, concurrency=(1, 2), stylize_n=1, inprocess_n=5)
+        res = sb.bench_serve(url, data=sample_data, requests=6, concurrency=(1, 2), stylize_n=1, inprocess_n=5)
         assert res['errors_total'] == 0 and res['http_5xx_total'] == 0 and res['http_to_inprocess_ratio'] > 0
         assert {(r['endpoint'], r['concurrency']) for r in res['runs']} >= {('/classify', 1), ('/search', 2)}
         st = res['runs'][-1]
@@ -273,13 +295,13 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         assert (st['errors'], st['http_503']) == ((0, 0) if 'stylizer' in h['models'] else (1, 1))   # a 503 is counted apart
         assert httpx.get(url + '/health').json()['status'] == 'ok'
     finally:
-        code = sv.stop_server(proc)
+        code = sb.stop_server(proc)
     assert proc.poll() is not None, 'the server did not stop'
     assert 'Traceback' not in log.read_text(errors='replace'), log.read_text()[-2000:]
 
 
 def test_serve_refuses_to_start_without_its_required_files(tmp_path):
-    r = subprocess.run(sv._serve_command() + ['serve', '--models', str(tmp_path/'nowhere'), '--deeplab', 'off'],
+    r = subprocess.run(sb._serve_command() + ['serve', '--models', str(tmp_path/'nowhere'), '--deeplab', 'off'],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and 'nowhere' in r.stderr and 'Traceback' not in r.stderr
 
