@@ -15,8 +15,9 @@ from .data import IMAGENET_MEAN, IMAGENET_STD
 from .masks import Segmenter, _resize_prob
 
 # %% auto #0
-__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'TFLITE_DECISIONS', 'TFLITE_ENGINES', 'build_deeplab', 'load_deeplab',
-           'default_tflite_path', 'person_score', 'build_tflite', 'deeplab_segmenter', 'tflite_segmenter']
+__all__ = ['VOC_PERSON', 'TFLITE_ENV', 'DEEPLAB_TFLITE_FILE', 'TFLITE_DECISIONS', 'DEEPLAB_WEIGHTS_FILE', 'TFLITE_ENGINES',
+           'build_deeplab', 'load_deeplab', 'default_tflite_path', 'person_score', 'build_tflite',
+           'deeplab_weights_cached', 'deeplab_segmenter', 'tflite_segmenter']
 
 # %% ../nbs/05c_deeplab.ipynb #0fb28ae0
 VOC_PERSON = 15   # PASCAL VOC class index of 'person' (torchvision DeepLabV3 and the TFLite DeepLab)
@@ -53,12 +54,13 @@ def _deeplab_prob_fn(model, device, short_side: int = 520) -> Callable:
 
 # %% ../nbs/05c_deeplab.ipynb #ab49e7c7
 TFLITE_ENV = 'FASHION_DEEPLAB_TFLITE'
+DEEPLAB_TFLITE_FILE = 'deeplabv3_257_mv_gpu.tflite'   # TensorFlow's DeepLab v3 MobileNetV2 (VOC), shipped in data/models
 TFLITE_DECISIONS = ('argmax', 'softmax')
 
 def default_tflite_path() -> Path:
-    "The DeepLab v3 TFLite file: `$FASHION_DEEPLAB_TFLITE`, else `../shared/models/deeplab/deeplabv3_257_mv_gpu.tflite`."
+    "The DeepLab v3 TFLite file: `$FASHION_DEEPLAB_TFLITE`, else the one shipped in `data/models/`, else `../shared/models/deeplab/`."
     if os.environ.get(TFLITE_ENV): return Path(os.environ[TFLITE_ENV])
-    return project_root().parent/'shared'/'models'/'deeplab'/'deeplabv3_257_mv_gpu.tflite'
+    return shipped_model(DEEPLAB_TFLITE_FILE) or project_root().parent/'shared'/'models'/'deeplab'/DEEPLAB_TFLITE_FILE
 
 def _tflite_logits(interp, img: Image.Image, letterbox: bool = False) -> np.ndarray:
     "The DeepLab's (h, w, 21) logits of the photo's area: letterboxed (aspect kept, grey padding) or squashed to the input."
@@ -99,6 +101,13 @@ def build_tflite(path=None, num_threads: int | None = None):
     it = Interpreter(model_path=str(path), num_threads=num_threads or min(2, os.cpu_count() or 1))
     it.allocate_tensors()
     return it, path
+
+DEEPLAB_WEIGHTS_FILE = 'deeplabv3_resnet101_coco-586e9e4e.pth'   # torchvision's COCO_WITH_VOC_LABELS_V1 file
+
+def deeplab_weights_cached() -> bool:
+    "Whether torchvision's DeepLabV3-ResNet101 weights are already in the torch hub cache (no download needed)."
+    import torch
+    return (Path(torch.hub.get_dir())/'checkpoints'/DEEPLAB_WEIGHTS_FILE).exists()
 
 # %% ../nbs/05c_deeplab.ipynb #3b03f789
 TFLITE_ENGINES = ('auto', 'onnx', 'tflite')     # how `get_segmenter('tflite')` runs the file: its ONNX conversion (05a) or LiteRT

@@ -326,7 +326,7 @@ def bench_deeplab_onnx(seg_data, tflite=None, strides=(8, 16), sizes=(193, 225, 
 def register_cli(commands, bench) -> None:
     "Add `export-deeplab` and `bench deeplab-onnx` to the command line."
     x = commands.add_parser('export-deeplab', help='convert the DeepLab TFLite file to ONNX (person head) into the cache, where the tflite segmenter finds it')
-    x.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE or ../shared/models/deeplab/...)')
+    x.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE, else the shipped data/models/deeplabv3_257_mv_gpu.tflite)')
     x.add_argument('--calibration', default=None, metavar='DIR', help='photos to calibrate an int8 export with (default: float32)')
     x.add_argument('--output-stride', type=int, default=DEEPLAB_ONNX_STRIDE, help=f'8 (the file\'s) or 16 (default {DEEPLAB_ONNX_STRIDE})')
     x.add_argument('--size', type=int, default=DEEPLAB_ONNX_SIZE, help=f'input size the segmenter squashes photos to (default {DEEPLAB_ONNX_SIZE})')
@@ -334,7 +334,7 @@ def register_cli(commands, bench) -> None:
     x.set_defaults(func=lambda a: print(export_deeplab_onnx(a.tflite, a.out, a.output_stride, a.calibration, size=a.size)))
     b = bench.add_parser('deeplab-onnx', help='person IoU and time of the ONNX DeepLab per output stride and input size')
     b.add_argument('--seg-data', required=True, help='segmentation folder (images/, masks/, labels.csv) whose label 0 is background')
-    b.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE or ../shared/models/deeplab/...)')
+    b.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE, else the shipped data/models/deeplabv3_257_mv_gpu.tflite)')
     b.add_argument('--strides', type=int, nargs='+', default=[8, 16], help='output strides to score: 8 (the file\'s) and/or 16 (default both)')
     b.add_argument('--sizes', type=int, nargs='+', default=[193, 225, 257, 289, 321], help='square input sizes to score (stride * k + 1 keeps the grid exact)')
     b.add_argument('--holdout', type=float, default=0.5, help='fraction held out for reporting; the rest tunes and calibrates (default 0.5)')

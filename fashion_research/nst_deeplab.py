@@ -13,16 +13,11 @@ from .core import *
 from .nst_magenta import *
 
 # %% auto #0
-__all__ = ['DEEPLAB_WEIGHTS_FILE', 'deeplab_weights_cached', 'deeplab_segmenter', 'try_deeplab', 'compare_tflite_masks',
-           'choose_tflite_mask', 'bench_tflite_mask', 'register_cli', 'stylize_deeplab']
+__all__ = ['deeplab_segmenter', 'try_deeplab', 'compare_tflite_masks', 'choose_tflite_mask', 'bench_tflite_mask', 'register_cli',
+           'stylize_deeplab']
 
 # %% ../nbs/07_nst_deeplab.ipynb #205cbe4f
-DEEPLAB_WEIGHTS_FILE = 'deeplabv3_resnet101_coco-586e9e4e.pth'   # torchvision's COCO_WITH_VOC_LABELS_V1 file
-
-def deeplab_weights_cached() -> bool:
-    "Whether torchvision's DeepLabV3-ResNet101 weights are already in the torch hub cache (no download needed)."
-    import torch
-    return (Path(torch.hub.get_dir())/'checkpoints'/DEEPLAB_WEIGHTS_FILE).exists()
+from .deeplab import DEEPLAB_WEIGHTS_FILE, deeplab_weights_cached   # their home is notebook 05c
 
 def deeplab_segmenter(prefer: str = 'auto', tflite=None, target: str = 'clothing', device=None, engine: str = 'auto'):
     "Variant 2's segmenter: torchvision DeepLabV3-ResNet101 if its weights are cached (or prefer='torchvision'), else the TFLite DeepLab."
@@ -102,7 +97,7 @@ def register_cli(commands, bench) -> None:
     "Add `bench deeplab-mask` (which TFLite DeepLab person mask measures best) to the command line."
     b = bench.add_parser('deeplab-mask', help='score squash/letterbox and argmax/threshold person masks of the TFLite DeepLab')
     b.add_argument('--seg-data', required=True, help='segmentation folder (images/, masks/, labels.csv) whose label 0 is background')
-    b.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE or ../shared/models/deeplab/...)')
+    b.add_argument('--tflite', default=None, help='DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE, else the shipped data/models/deeplabv3_257_mv_gpu.tflite)')
     b.add_argument('--holdout', type=float, default=0.5, help='fraction held out for reporting; the rest chooses (default 0.5)')
     b.add_argument('--seed', type=int, default=0, help='seed of the tune/held-out split (default 0)')
     b.add_argument('--limit', type=int, default=None, help='use only the first N photos (default: all)')

@@ -521,12 +521,16 @@ def report_variant(key: str, title: str, photos, styles, stylizer=None, magenta_
 MASK_KINDS = {'none': None, 'deeplab': 'deeplab', 'unet': 'unet', 'tflite-deeplab': 'tflite'}
 
 def make_segmenter(mask: str = 'none', checkpoint=None, tflite=None, target: str = 'clothing', device=None, engine: str = 'auto'):
-    "A segmenter from notebook 05 for a `--mask` choice (None for 'none'); imported only when asked for."
+    "A segmenter from notebook 05 for a `--mask` choice (None for 'none'); 'deeplab' is torchvision's when its weights are cached, else the TFLite DeepLab."
     if mask not in MASK_KINDS: raise ValueError(f"mask must be one of {list(MASK_KINDS)}, not {mask!r}")
-    if MASK_KINDS[mask] is None: return None
+    kind = MASK_KINDS[mask]
+    if kind is None: return None
     from fashion_research.segmentation import get_segmenter
-    return get_segmenter(MASK_KINDS[mask], checkpoint=checkpoint, tflite=tflite, target=target, device=device,
-                         **({'engine': engine} if MASK_KINDS[mask] in ('unet', 'tflite') else {}))
+    from fashion_research.deeplab import deeplab_weights_cached, default_tflite_path
+    if kind == 'deeplab' and checkpoint is None and (tflite or not deeplab_weights_cached()) and Path(tflite or default_tflite_path()).exists():
+        kind = 'tflite'     # offline, or a .tflite given: the TFLite DeepLab (shipped in data/models) instead of torchvision's
+    return get_segmenter(kind, checkpoint=checkpoint, tflite=tflite, target=target, device=device,
+                         **({'engine': engine} if kind in ('unet', 'tflite') else {}))
 
 # %% ../nbs/06_nst_magenta.ipynb #9bfcf8d6
 def _median(v): return float(np.median(v)) if len(v) else None

@@ -382,7 +382,7 @@ HELP_GLOSSARY = {
     'test_frac': 'share of the folder held out for scoring',
     'pretrained_encoder': "start the UNet's MobileNetV2 encoder from ImageNet weights",
     'deeplab': 'DeepLab for variant 2: torchvision (DeepLabV3-ResNet101), tflite (MobileNetV2 TFLite file), or auto (TFLite when present)',
-    'deeplab_tflite': 'DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE, else ../shared/models/deeplab/deeplabv3_257_mv_gpu.tflite)',
+    'deeplab_tflite': 'DeepLab .tflite file (default: $FASHION_DEEPLAB_TFLITE, else the shipped data/models/deeplabv3_257_mv_gpu.tflite)',
     'vgg_weights': "VGG-19 weights for variant 4: 'auto', 'pretrained', 'random' or a .pth file",
     'gatys_size': 'Gatys NST (variant 4) working size in pixels',
     'gatys_max_evals': 'L-BFGS loss evaluations for variant 4 at most',
@@ -489,7 +489,8 @@ def model_sources() -> list[dict]:
                      source=f"folder {mag}" if pair and has_litert else 'none', available=pair and has_litert,
                      to_get=('' if has_litert else 'pip install ai-edge-litert; ') +
                             f"put the *predict*.tflite + *transfer*.tflite pair in a folder and pass it with --model DIR (looked in {mag})"))
-    dl = Path(os.environ['FASHION_DEEPLAB_TFLITE']) if os.environ.get('FASHION_DEEPLAB_TFLITE') else _shared_models()/'deeplab'/'deeplabv3_257_mv_gpu.tflite'
+    from fashion_research.deeplab import default_tflite_path
+    dl = default_tflite_path()
     rows.append(dict(model='DeepLab v3 MobileNetV2 (TFLite, VOC)', used_by='segment --model tflite (variant 2)',
                      source=f"file {dl}" if dl.exists() and has_litert else 'none', available=dl.exists() and has_litert,
                      to_get=('' if has_litert else 'pip install ai-edge-litert; ') + f"pass the .tflite file with --tflite PATH or set $FASHION_DEEPLAB_TFLITE (looked at {dl})"))

@@ -140,15 +140,27 @@ def test_tflite_backend():
 
 
 def test_tflite_finds_person_on_real_photo():
-    img_dir = shared_path('data', 'clothseg', 'images')
+    from fashion_research.core import real_sample
+    root = real_sample('clothseg')                         # the embedded real photos (data/real), else ../shared's
+    if root is None: root = shared_path('data', 'clothseg')
     path = default_tflite_path()
     if not path.exists(): pytest.skip(f'{path} not present')
     pytest.importorskip('ai_edge_litert')
-    root = img_dir.parent
     pairs, labels = read_seg_dataset(root)
     seg = get_segmenter('tflite', tflite=path)
     df = evaluate_segmenter(seg, pairs[:3], labels, 'person', progress=False)
     assert df['iou'].mean() > 0.5, df
+
+
+def test_mask_deeplab_offline_is_the_shipped_tflite(torch_home):
+    "With no torchvision weights in the cache, --mask deeplab means the shipped TFLite DeepLab: variant 2 runs with no flag."
+    from fashion_research.nst_magenta import make_segmenter
+    if not default_tflite_path().exists(): pytest.skip('no DeepLab TFLite file in this checkout')
+    pytest.importorskip('ai_edge_litert')
+    seg = make_segmenter('deeplab')
+    assert 'deeplabv3_257_mv_gpu.tflite' in seg.weights and seg.target == 'person'
+    m = seg(Image.new('RGB', (60, 90), (120, 110, 100)))
+    assert m.shape == (90, 60) and set(np.unique(m)) <= {0, 255}
 
 
 # ---- command line ----------------------------------------------------------------------------------------------
