@@ -14,11 +14,11 @@ from .core import *
 
 # %% auto #0
 __all__ = ['VGG19_WEIGHTS_FILE', 'CONTENT_LAYER', 'STYLE_LAYERS', 'LITE0_CONTENT', 'LITE0_STYLE', 'LITE0_STYLE_WEIGHT',
-           'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'GATYS_FAST', 'GATYS_QUALITY_ABLATION', 'vgg_layer_names',
-           'load_vgg19', 'VGGFeatures', 'lite0_layer_names', 'Lite0Features', 'NSTNet', 'load_nst_net', 'gram_matrix',
-           'content_loss', 'style_loss', 'tv_loss', 'swag_transform', 'match_colours', 'rgb_to_yiq', 'yiq_to_rgb',
-           'to_tensor', 'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys', 'nst_losses', 'bench_nst_vgg',
-           'ablate_gatys_quality', 'register_cli']
+           'LITE0_CONTENT_WEIGHT', 'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'GATYS_FAST', 'GATYS_QUALITY_ABLATION',
+           'vgg_layer_names', 'load_vgg19', 'VGGFeatures', 'lite0_layer_names', 'Lite0Features', 'NSTNet',
+           'load_nst_net', 'gram_matrix', 'content_loss', 'style_loss', 'tv_loss', 'swag_transform', 'match_colours',
+           'rgb_to_yiq', 'yiq_to_rgb', 'to_tensor', 'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys',
+           'nst_losses', 'bench_nst_vgg', 'ablate_gatys_quality', 'register_cli']
 
 # %% ../nbs/09_nst_vgg19.ipynb #0a318ab5
 import torch
@@ -149,10 +149,11 @@ class Lite0Features(nn.Module):
 
 # %% ../nbs/09_nst_vgg19.ipynb #ea1b18c9
 LITE0_CONTENT = 'b10'                               # stride 16
-LITE0_STYLE = ('b0', 'b2', 'b4', 'b10')             # strides 2, 4, 8, 16
-LITE0_STYLE_WEIGHT = 1e5
-LITE0_COLOUR = 'photo'
-LITE0_NST = dict(content_layer=LITE0_CONTENT, style_layers=LITE0_STYLE, style_weight=LITE0_STYLE_WEIGHT,
+LITE0_STYLE = ('stem', 'x1', 'x3', 'x5', 'b10')     # strides 2, 4, 8, 16 (expanded activations) and the stride-16 output
+LITE0_STYLE_WEIGHT = 1e6
+LITE0_CONTENT_WEIGHT = 0.1
+LITE0_COLOUR = 'match'
+LITE0_NST = dict(content_layer=LITE0_CONTENT, style_layers=LITE0_STYLE, style_weight=LITE0_STYLE_WEIGHT, content_weight=LITE0_CONTENT_WEIGHT,
                  colour=LITE0_COLOUR)   # chosen by measurement: see "Measured" below
 
 @dataclass
@@ -165,6 +166,7 @@ class NSTNet:
     style_layers: tuple
     style_weight: float
     colour: str = 'photo'
+    content_weight: float = 1.0
 
     def extractor(self, layers: Sequence[str], truncate: bool = True, pool: str = 'max', channels_last: bool = False) -> nn.Module:
         "The frozen extractor of `layers` (0..1 RGB in, {layer: responses} out)."
@@ -245,11 +247,18 @@ def swag_transform(f: torch.Tensor, temperature: float | None) -> torch.Tensor:
     return torch.softmax(f/temperature, dim=1)*f.shape[1]
 
 # %% ../nbs/09_nst_vgg19.ipynb #dee163a9
+def _sqrtm(c: np.ndarray, inverse: bool = False) -> np.ndarray:
+    "Symmetric (inverse) square root of a 3x3 covariance."
+    w, v = np.linalg.eigh(c)
+    return (v*np.clip(w, 1e-8, None)**(-0.5 if inverse else 0.5)) @ v.T
+
 def match_colours(photo: Image.Image, painting: Image.Image) -> Image.Image:
-    "The photo with its colour histograms matched to the painting's, channel by channel (scikit-image)."
-    from skimage.exposure import match_histograms
-    out = match_histograms(np.asarray(photo.convert('RGB')), np.asarray(painting.convert('RGB')), channel_axis=-1)
-    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    "The photo's colours moved by the affine map that gives them the painting's colour mean and covariance (RGB)."
+    a = np.asarray(photo.convert('RGB'), np.float64).reshape(-1, 3)/255.0
+    b = np.asarray(painting.convert('RGB'), np.float64).reshape(-1, 3)/255.0
+    t = _sqrtm(np.cov(a.T) + 1e-5*np.eye(3), True) @ _sqrtm(np.cov(b.T) + 1e-5*np.eye(3))
+    y = (a - a.mean(0)) @ t + b.mean(0)
+    return Image.fromarray((np.clip(y, 0, 1).reshape(photo.height, photo.width, 3)*255 + 0.5).astype(np.uint8))
 
 # %% ../nbs/09_nst_vgg19.ipynb #a596f07f
 _RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
@@ -348,7 +357,7 @@ def _should_stop(losses: list[float], tol: float | None, window: int, min_evals:
 def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask=None, *,
           vgg: tuple[nn.Sequential, str] | None = None, weights: str = 'auto', net: str | NSTNet = 'auto',
           content_layer: str | None = None, style_layers: Sequence[str] | None = None,
-          content_weight: float = 1.0, style_weight: float | None = None, tv_weight: float = 1.0,
+          content_weight: float | None = None, style_weight: float | None = None, tv_weight: float = 1.0,
           layer_weights: Sequence[float] | None = None, swag: float | None = None, colour: str | None = None,
           init: str = 'content', optimizer: str = 'lbfgs', lr: float | None = None, max_evals: int = 300,
           tol: float | None = 0.01, window: int = 20, min_evals: int = 30,
@@ -384,6 +393,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
     nst = load_nst_net(vgg if vgg is not None else net, weights, seed)
     content_layer, style_layers = content_layer or nst.content_layer, tuple(style_layers or nst.style_layers)
     style_weight, colour = nst.style_weight if style_weight is None else style_weight, colour or nst.colour
+    content_weight = nst.content_weight if content_weight is None else content_weight
     if colour not in ('photo', 'match'): raise ValueError(f"colour must be 'photo' or 'match', not {colour!r}")
     wlabel = nst.weights
     ext = nst.extractor([content_layer, *style_layers], truncate=truncate, pool=pool, channels_last=channels_last).to(device)
