@@ -618,7 +618,10 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     root = require_dataset(data)
     cat = load_catalog(root, progress=progress)
     rows, classes = select_target(cat.items, target, min_count=min_count)
-    split = split_catalog(rows, by=target, seed=seed, by_id=split_by == 'id')   # 'id': the newest products are the test set
+    if split_by == 'type' and target == 'articleType':
+        raise ValueError("--split type holds out whole article types, so it cannot test --target articleType: use --split random or id")
+    # 'id': the newest products are the test set; 'type': whole article types are
+    split = split_catalog(rows, by='type' if split_by == 'type' else target, seed=seed, by_id=split_by == 'id')
     if test_data:
         tcat = load_catalog(require_dataset(test_data), progress=progress)
         test_rows, _ = select_target(tcat.items, target, classes)
@@ -693,8 +696,9 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None); b.add_argument('--cache-dir', default=None)
     b.add_argument('--no-speed', action='store_true', help='skip the side-by-side speed comparison')
     b.add_argument('--speed-n', type=int, default=256); b.add_argument('--infer-n', type=int, default=512)
-    b.add_argument('--split', default='random', choices=['random', 'id'],
-                   help='test split: random (stratified) or id (the newest 15%% of products by id; default random)')
+    b.add_argument('--split', default='random', choices=['random', 'id', 'type'],
+                   help='test split: random (stratified), id (the newest 15%% of products by id) or type (whole article types held '
+                        'out: a seeded 15%% of each masterCategory\'s types with >= 3 photos); default random')
     b.add_argument('--augment', default='flip', help='fine-tuning augmentations: comma-separated subset of flip,shift (default: flip)')
     b.add_argument('--label-smoothing', type=float, default=0.0, help='cross-entropy label smoothing (default: 0)')
     b.add_argument('--schedule', default='constant', choices=['constant', 'cosine'], help='learning rate over the epochs (default: constant)')
