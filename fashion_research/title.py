@@ -12,8 +12,9 @@ import pandas as pd
 from .core import *
 
 # %% auto #0
-__all__ = ['TITLE_COLUMN', 'TITLE_VECTORIZERS', 'TITLE_C_GRID', 'TITLE_FORMAT', 'clean_titles', 'TitleModel', 'fit_title_model',
-           'fuse', 'fit_fusion', 'fusion_scores', 'title_model_path', 'save_title_model', 'load_title_model']
+__all__ = ['TITLE_COLUMN', 'TITLE_VECTORIZERS', 'TITLE_C_GRID', 'TITLE_FORMAT', 'clean_titles', 'read_titles_csv', 'TitleModel',
+           'fit_title_model', 'fuse', 'fit_fusion', 'fusion_scores', 'title_model_path', 'save_title_model',
+           'load_title_model']
 
 # %% ../nbs/03c_title.ipynb #5f513015
 TITLE_COLUMN = 'productDisplayName'
@@ -26,6 +27,22 @@ def clean_titles(titles) -> list[str]:
         s = '' if t is None or (isinstance(t, float) and np.isnan(t)) else str(t).strip()
         out.append('' if s.lower() in _NO_TITLE else s)
     return out
+
+# %% ../nbs/03c_title.ipynb #2f70c8da
+def read_titles_csv(path: str | os.PathLike, images: Sequence | None = None) -> dict[str, str]:
+    """{image: title} from a CSV with columns `image` and `title`; with `images`, keyed by each of them (matched as given or
+    as resolved paths; an image the CSV does not list gets '', no title)."""
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"titles CSV {path} not found (it needs the columns image,title)")
+    try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{path} is not a readable CSV of image,title: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if not {'image', 'title'} <= set(df.columns):
+        raise ValueError(f"{path} needs the columns image,title (found: {', '.join(map(str, df.columns)) or 'none'})")
+    by = {}
+    for im, t in zip(df['image'], df['title']): by[str(im)] = by[str(Path(im).resolve())] = t
+    if images is None: return dict(zip(map(str, df['image']), df['title']))
+    return {str(im): by.get(str(im), by.get(str(Path(im).resolve()), '')) for im in images}
 
 # %% ../nbs/03c_title.ipynb #84e5eb8f
 TITLE_VECTORIZERS = (dict(analyzer='char_wb', ngram_range=(2, 5), sublinear_tf=True, min_df=2),
