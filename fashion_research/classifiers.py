@@ -693,6 +693,9 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                label_smoothing=label_smoothing, schedule=schedule, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
                per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
                in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
+    if split_by == 'type':   # which kinds of products the model never saw
+        res['held_out_types'] = {s: sorted(rows[split.values == s]['articleType'].dropna().unique()) for s in ('val', 'test')}
+        res['split_counts'] = split.value_counts().to_dict()
     tm = None
     if title or prior:   # image-only, title-only (prior-only) and fused, on the test split and on --test-data
         sets = {'': (test_rows, m['probabilities'])} | ({'in_range_': (rows[split.values == 'test'], m_in['probabilities'])} if test_data else {})
