@@ -20,11 +20,11 @@ from .data import (STUDY_CLASSES, IMAGENET_MEAN, IMAGENET_STD, ensure_data, requ
                                    load_catalog, split_catalog)
 
 # %% auto #0
-__all__ = ['ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'PIXEL_AUGMENTATIONS', 'CHECKPOINT_FORMAT', 'ClassifierNet', 'preprocessing',
-           'build_classifier', 'select_target', 'default_workers', 'load_pixels', 'normalise', 'TrainedClassifier',
-           'class_weights_for', 'recalibrate_bn', 'model_fingerprint', 'default_cache_dir', 'cached_features',
-           'train_classifier', 'evaluate', 'plot_confusion', 'save_classifier', 'load_classifier', 'compare_speed',
-           'bench_classify', 'classify_images', 'register_cli']
+__all__ = ['ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'PIXEL_AUGMENTATIONS', 'CHECKPOINT_FORMAT', 'FUSIONS', 'ClassifierNet',
+           'preprocessing', 'build_classifier', 'select_target', 'default_workers', 'load_pixels', 'normalise',
+           'TrainedClassifier', 'class_weights_for', 'recalibrate_bn', 'model_fingerprint', 'default_cache_dir',
+           'cached_features', 'train_classifier', 'evaluate', 'plot_confusion', 'save_classifier', 'load_classifier',
+           'compare_speed', 'fusion_figures', 'bench_classify', 'classify_images', 'register_cli']
 
 # %% ../nbs/03_classifiers.ipynb #4fe7d5b9
 class ClassifierNet(nn.Module):
@@ -490,7 +490,7 @@ def evaluate(tc: TrainedClassifier, items: pd.DataFrame, majority_class: str | N
                 infer_img_s=float(len(y)/t.seconds) if len(y) else float('nan'),
                 per_class=classification_report(y, pred, labels=labels, target_names=tc.classes, output_dict=True, zero_division=0),
                 confusion=confusion_matrix(y, pred, labels=labels).tolist(),
-                predictions=[tc.classes[i] for i in pred])
+                predictions=[tc.classes[i] for i in pred], probabilities=p)
 
 # %% ../nbs/03_classifiers.ipynb #b8a4d5ff
 def plot_confusion(metrics_by_model: dict, normalise_rows: bool = True, cols: int = 2):
@@ -600,6 +600,49 @@ def compare_speed(tc: TrainedClassifier, train_paths: Sequence[str], test_paths:
     out['torch_threads'] = torch.get_num_threads()
     return out
 
+# %% ../nbs/03_classifiers.ipynb #cf8b99ab
+from .imagenet_prior import ImageNetPrior
+from .title import TITLE_COLUMN, fit_title_model, fit_fusion, fuse, fusion_scores, save_title_model, load_title_model, read_titles_csv
+
+FUSIONS = {'fused': ('image', 'title'), 'image_prior': ('image', 'prior'), 'fused_prior': ('image', 'title', 'prior')}
+
+def _source_probs(tc: TrainedClassifier, rows: pd.DataFrame, title_model=None, prior=None, image_probs=None,
+                  batch_size: int = 64, workers: int | None = None) -> dict:
+    "Each source's class probabilities on `rows`: the image model's (or `image_probs`), the title model's, `prior(rows)`."
+    out = {'image': tc.predict_proba(list(rows['image_path']), batch_size, workers) if image_probs is None else np.asarray(image_probs)}
+    if title_model is not None: out['title'] = title_model.predict_proba(rows[TITLE_COLUMN] if TITLE_COLUMN in rows else [''] * len(rows))
+    if prior is not None: out['prior'] = prior(rows)
+    return out
+
+def fusion_figures(tc: TrainedClassifier, rows: pd.DataFrame, split: pd.Series, sets: dict, title: bool = True, prior=None,
+                   batch_size: int = 64, workers: int | None = None, seed: int = 0, val_max: int | None = 1500) -> tuple[dict, dict, Any]:
+    """Title-only (and `prior`-only) and fused accuracy and macro-F1 on each of `sets` ({key prefix: (rows, image probabilities)}).
+
+    The title model trains on the split's training rows (its C chosen on the validation rows); every fusion's weights are
+    chosen on the validation rows (a seeded `val_max` of them at most), never on a test set.
+    Returns (figures, {fusion: sources and weights}, title model)."""
+    tr, va = rows[split.values == 'train'], rows[split.values == 'val']
+    if val_max and len(va) > val_max: va = va.sample(val_max, random_state=seed)
+    cidx = {c: i for i, c in enumerate(tc.classes)}
+    tm = (fit_title_model(tr[TITLE_COLUMN], tr[tc.target], tc.classes, tc.target, va[TITLE_COLUMN], va[tc.target], seed=seed)
+          if title else None)
+    val = _source_probs(tc, va, tm, prior, batch_size=batch_size, workers=workers)
+    yv = np.array([cidx[c] for c in va[tc.target]])
+    fusions = {name: dict(sources=list(s), weights=[float(w) for w in fit_fusion([val[k] for k in s], yv)])
+               for name, s in FUSIONS.items() if all(k in val for k in s)}
+    res = {'fusion_weights': {n: dict(zip(f['sources'], f['weights'])) for n, f in fusions.items()},
+           'fusion_chosen_on': f"validation split ({len(va)} rows)"}
+    if tm is not None: res['title_C'] = tm.C
+    for prefix, (r, p_img) in sets.items():
+        if len(r) != len(p_img): raise ValueError(f"fusion_figures: {len(r)} rows but {len(p_img)} image probabilities")
+        src = _source_probs(tc, r, tm, prior, p_img, batch_size, workers)
+        y = np.array([cidx[c] for c in r[tc.target]])
+        scored = {k: p for k, p in src.items() if k != 'image'} | {n: fuse([src[k] for k in f['sources']], f['weights']) for n, f in fusions.items()}
+        for name, p in scored.items():
+            s = fusion_scores(p, y, len(tc.classes))
+            res[f'{prefix}{name}_accuracy'], res[f'{prefix}{name}_macro_f1'] = s['accuracy'], s['macro_f1']
+    return res, fusions, tm
+
 # %% ../nbs/03_classifiers.ipynb #0386a271
 def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target: str = 'masterCategory',
                    image_size: int = 128, epochs: int = 5, pretrained: bool = False, mode: str = 'finetune',
@@ -607,9 +650,12 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    lr: float = 1e-3, class_weights: bool = False, patience: int = 3, seed: int = 0, workers: int | None = None,
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
                    threads: int | None = None, progress: bool = True, split_by: str = 'random', augment='flip',
-                   label_smoothing: float = 0.0, schedule: str = 'constant') -> dict:
+                   label_smoothing: float = 0.0, schedule: str = 'constant', title: bool = False,
+                   prior: bool = False, prior_size: int = 224) -> dict:
     """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
     (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON.
+    `title=True` also trains the title model and the fusion (see `fusion_figures`): `title_accuracy`, `fused_accuracy`, ...;
+    `prior=True` fuses the ImageNet prior (03d, at `prior_size` px): `prior_accuracy`, `image_prior_accuracy`, `fused_prior_accuracy`.
 
     Under torchrun the N ranks train together (see `_fit`); then rank 0 alone evaluates, saves, times and prints, and the
     other ranks return an empty dict."""
@@ -618,7 +664,10 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     root = require_dataset(data)
     cat = load_catalog(root, progress=progress)
     rows, classes = select_target(cat.items, target, min_count=min_count)
-    split = split_catalog(rows, by=target, seed=seed, by_id=split_by == 'id')   # 'id': the newest products are the test set
+    if split_by == 'type' and target == 'articleType':
+        raise ValueError("--split type holds out whole article types, so it cannot test --target articleType: use --split random or id")
+    # 'id': the newest products are the test set; 'type': whole article types are
+    split = split_catalog(rows, by='type' if split_by == 'type' else target, seed=seed, by_id=split_by == 'id')
     if test_data:
         tcat = load_catalog(require_dataset(test_data), progress=progress)
         test_rows, _ = select_target(tcat.items, target, classes)
@@ -644,9 +693,19 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                label_smoothing=label_smoothing, schedule=schedule, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
                per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
                in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
+    if split_by == 'type':   # which kinds of products the model never saw
+        res['held_out_types'] = {s: sorted(rows[split.values == s]['articleType'].dropna().unique()) for s in ('val', 'test')}
+        res['split_counts'] = split.value_counts().to_dict()
+    tm = None
+    if title or prior:   # image-only, title-only (prior-only) and fused, on the test split and on --test-data
+        sets = {'': (test_rows, m['probabilities'])} | ({'in_range_': (rows[split.values == 'test'], m_in['probabilities'])} if test_data else {})
+        pr = ImageNetPrior(classes, prior_size, batch_size, workers, progress) if prior else None
+        fx, fusions, tm = fusion_figures(tc, rows, split, sets, title, pr, batch_size, workers, seed)
+        res |= fx | ({} if test_data else {f'in_range_{k}': v for k, v in fx.items() if k.endswith(('_accuracy', '_macro_f1'))})
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
         res['saved'] = str(save_classifier(tc, save))
+        if tm is not None: res['saved_title'] = str(save_title_model(tm, save, fusions))
     if speed:
         res.update({f'speed_{k}': v for k, v in compare_speed(tc, rows[split.values == 'train']['image_path'], test_rows['image_path'],
                                                                 speed_n, infer_n, batch_size, workers, cache_dir, seed).items()})
@@ -660,16 +719,33 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     return res
 
 # %% ../nbs/03_classifiers.ipynb #51ab6de8
-def classify_images(images, model_path, top: int = 3, device=None, json_path=None) -> list[dict]:
-    "Predict each image with the checkpoint at `model_path`; print `image  label  p` and the top classes."
+def classify_images(images, model_path, top: int = 3, device=None, json_path=None, titles: dict | None = None) -> list[dict]:
+    """Predict each image with the checkpoint at `model_path`; print `image  label  p` and the top classes.
+    `titles` ({image: title}): each image's photo fused with its title by the title model saved beside the checkpoint."""
     tc = load_classifier(model_path, device)
+    P = tc.predict_proba(list(images))
+    if titles is not None:
+        tm, fusions = load_title_model(model_path, tc.classes)
+        if 'fused' not in fusions: raise CheckpointError(f"the title model beside {model_path} has no image+title fusion weights")
+        T = tm.predict_proba([titles.get(str(im), '') for im in images])
+        P = fuse([P, T], fusions['fused']['weights'])
     out = []
-    for im, (label, probs) in zip(images, tc.predict(list(images))):
+    for im, p in zip(images, P):
+        probs = {c: float(v) for c, v in zip(tc.classes, p)}; label = tc.classes[int(np.argmax(p))]
         best = sorted(probs.items(), key=lambda kv: -kv[1])[:top]
         print(f"{im}\t{label}\t{probs[label]:.4f}\t" + ', '.join(f"{c} {p:.3f}" for c, p in best))
-        out.append(dict(image=str(im), label=label, probability=probs[label], probabilities=probs))
+        out.append(dict(image=str(im), label=label, probability=probs[label], probabilities=probs)
+                   | ({'title': titles.get(str(im), '')} if titles is not None else {}))
     if json_path: save_json(out, json_path)
     return out
+
+def _classify_cmd(a) -> list[dict]:
+    "`classify`: the images, with `--title TEXT` (one image) or `--titles CSV` (image,title) when given."
+    if a.title is not None and a.titles: raise ValueError("give --title TEXT (one image) or --titles CSV, not both")
+    if a.title is not None and len(a.images) != 1:
+        raise ValueError(f"--title TEXT goes with one IMAGE (got {len(a.images)}); for several, give --titles CSV with columns image,title")
+    titles = {str(a.images[0]): a.title} if a.title is not None else read_titles_csv(a.titles, a.images) if a.titles else None
+    return classify_images(a.images, a.model, a.top, a.device, a.json, titles)
 
 # %% ../nbs/03_classifiers.ipynb #ed297b4e
 def register_cli(commands, bench) -> None:
@@ -677,7 +753,11 @@ def register_cli(commands, bench) -> None:
     p = commands.add_parser('classify', help='predict the class of images with a saved classifier')
     p.add_argument('images', nargs='+', metavar='IMAGE'); p.add_argument('--model', required=True, metavar='PATH')
     p.add_argument('--top', type=int, default=3); p.add_argument('--device', default=None); p.add_argument('--json', default=None)
-    p.set_defaults(func=lambda a: classify_images(a.images, a.model, a.top, a.device, a.json))
+    p.add_argument('--title', default=None, metavar='TEXT',
+                   help="the product's title (with one IMAGE): fused with the title model saved beside --model by `bench classify --title --save`")
+    p.add_argument('--titles', default=None, metavar='CSV',
+                   help='the titles of the IMAGEs: a CSV with columns image,title (an IMAGE it does not list is classified from its photo alone)')
+    p.set_defaults(func=_classify_cmd)
     b = bench.add_parser('classify', help='train, evaluate and time a classifier on a dataset folder')
     b.add_argument('--data', default=None, metavar='DIR'); b.add_argument('--test-data', default=None, metavar='DIR')
     b.add_argument('--arch', default='mobilenet_v2', choices=list(ARCHS)); b.add_argument('--target', default='masterCategory',
@@ -693,16 +773,24 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None); b.add_argument('--cache-dir', default=None)
     b.add_argument('--no-speed', action='store_true', help='skip the side-by-side speed comparison')
     b.add_argument('--speed-n', type=int, default=256); b.add_argument('--infer-n', type=int, default=512)
-    b.add_argument('--split', default='random', choices=['random', 'id'],
-                   help='test split: random (stratified) or id (the newest 15%% of products by id; default random)')
+    b.add_argument('--split', default='random', choices=['random', 'id', 'type'],
+                   help='test split: random (stratified), id (the newest 15%% of products by id) or type (whole article types held '
+                        'out: a seeded 15%% of each masterCategory\'s types with >= 3 photos); default random')
     b.add_argument('--augment', default='flip', help='fine-tuning augmentations: comma-separated subset of flip,shift (default: flip)')
     b.add_argument('--label-smoothing', type=float, default=0.0, help='cross-entropy label smoothing (default: 0)')
     b.add_argument('--schedule', default='constant', choices=['constant', 'cosine'], help='learning rate over the epochs (default: constant)')
+    b.add_argument('--title', action='store_true',
+                   help='also train the title model (productDisplayName) and its fusion with the image model, weights chosen on '
+                        'validation; report image-only, title-only and fused accuracy; --save writes it beside the checkpoint')
+    b.add_argument('--prior', action='store_true',
+                   help="also fuse the ImageNet prior (the shipped Lite0's 1,000 classes mapped to masterCategory), weight chosen on validation")
+    b.add_argument('--prior-size', type=int, default=224, help='photo size for the ImageNet prior (default 224)')
     b.set_defaults(func=lambda a: bench_classify(
         a.data, a.test_data, a.arch, a.target, a.image_size, a.epochs, a.pretrained, a.mode, a.max_minutes, a.save, a.json,
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
         not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split, augment=a.augment,
-        label_smoothing=a.label_smoothing, schedule=a.schedule))
+        label_smoothing=a.label_smoothing, schedule=a.schedule, title=a.title,
+        prior=a.prior, prior_size=a.prior_size))
     l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
     l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
     l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #12ff8d76
 from __future__ import annotations
-import os, io, re, csv, math, shutil, tempfile, hashlib
+import os, io, re, csv, math, shutil, tempfile, hashlib, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,11 +14,11 @@ from .core import *
 
 # %% auto #0
 __all__ = ['STYLE_COLUMNS', 'STUDY_CLASSES', 'require_dataset', 'SAMPLE_ARTICLES', 'SAMPLE_COLOURS', 'SEG_LABELS',
-           'SEG_LABELS_INV', 'NON_CLOTHING_LABELS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DataNotFoundError',
-           'DataContractError', 'check_styles_header', 'read_styles', 'Catalog', 'validate_dataset', 'load_catalog',
-           'draw_product', 'draw_person', 'write_seg_set', 'make_sample_data', 'ensure_data', 'image_groups',
-           'split_catalog', 'image_transform', 'ImageDataset', 'make_loader', 'validate_seg_dataset',
-           'read_seg_dataset', 'binary_mask', 'bench_data', 'register_cli']
+           'SEG_LABELS_INV', 'NON_CLOTHING_LABELS', 'TYPE_SPLIT_MIN_PHOTOS', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'DataNotFoundError', 'DataContractError', 'check_styles_header', 'read_styles', 'Catalog',
+           'validate_dataset', 'load_catalog', 'draw_product', 'draw_person', 'write_seg_set', 'make_sample_data',
+           'ensure_data', 'image_groups', 'split_catalog', 'image_transform', 'ImageDataset', 'make_loader',
+           'validate_seg_dataset', 'read_seg_dataset', 'binary_mask', 'bench_data', 'register_cli']
 
 # %% ../nbs/01_data.ipynb #60b7e8a2
 STYLE_COLUMNS = ['id', 'gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour',
@@ -446,15 +446,51 @@ def image_groups(paths) -> pd.Series:
     "Group key per image: the SHA-1 of its bytes, so byte-identical files share a group."
     return pd.Series([file_sha1(p) for p in paths], dtype=str)
 
+# %% ../nbs/01_data.ipynb #02b36837
+TYPE_SPLIT_MIN_PHOTOS = 3   # a type is held out only when it has at least this many photos
+_SPLIT_RANK = {'train': 0, 'val': 1, 'test': 2}
+
+def _split_by_type(items: pd.DataFrame, groups: np.ndarray, val: float, test: float, seed: int,
+                   type_col: str = 'articleType', group_col: str = 'masterCategory',
+                   min_photos: int = TYPE_SPLIT_MIN_PHOTOS) -> np.ndarray:
+    """Whole types held out: per `group_col`, a seeded `test` (and `val`) share of its types with >= `min_photos` photos.
+
+    A type belongs to its most common `group_col`; each group keeps at least one type in training; types with fewer photos
+    and rows without a type train. Each group draws from its own seeded generator, so the held-out types of a group do not
+    depend on which other groups the rows hold. A photo byte-identical to one on a more held-out side is 'excluded'."""
+    t = items[type_col].where(items[type_col].notna(), None).astype(object)
+    counts = t.value_counts()
+    home = items.assign(_t=t).dropna(subset=['_t']).groupby('_t')[group_col].agg(lambda s: s.astype(str).mode().iloc[0])
+    split_of = {}
+    for g, types in home.groupby(home, sort=True):
+        names = sorted(types.index)
+        ok = sorted(n for n in names if counts[n] >= min_photos)
+        ok = [ok[k] for k in np.random.default_rng([seed, zlib.crc32(str(g).encode())]).permutation(len(ok))]
+        room = len(ok) - (0 if len(names) > len(ok) else 1)   # one type of the group stays in training
+        n_test = min(int(round(len(ok)*test)), max(room, 0)); n_val = min(int(round(len(ok)*val)), max(room - n_test, 0))
+        split_of |= {n: 'test' for n in ok[:n_test]} | {n: 'val' for n in ok[n_test:n_test + n_val]}
+    split = np.array([split_of.get(x, 'train') for x in t], dtype=object)
+    rank = pd.Series([_SPLIT_RANK[s] for s in split])
+    below = (rank < rank.groupby(groups).transform('max')).to_numpy()   # a duplicate photo of a more held-out row
+    split[below] = 'excluded'
+    return split
+
 # %% ../nbs/01_data.ipynb #ba3ffd32
 def split_catalog(items: pd.DataFrame, by: str = 'masterCategory', val: float = 0.15, test: float = 0.15,
                   seed: int = 0, by_id: bool = False) -> pd.Series:
     """A 'train'/'val'/'test' label per row, stratified by `by`, keeping byte-identical images on one side.
 
+    `by='type'`: whole article types are held out (see `_split_by_type`): a seeded `test` and `val` share of the types of
+    each masterCategory with at least 3 photos, so no type crosses the split and masterCategory is judged on kinds of
+    products never seen in training; a photo byte-identical to a held-out one is labelled 'excluded'.
+
     `by_id=True`: the newest products (the highest ids, a `test` share of them) are the test set, so a model is judged
     on products it has not seen the like of; the older ones split into train/val at random, stratified."""
     rng = np.random.default_rng(seed)
     groups = image_groups(items['image_path']).to_numpy()
+    if by == 'type':
+        if by_id: raise ValueError("split_catalog: by='type' and by_id=True are two different splits; choose one")
+        return pd.Series(_split_by_type(items, groups, val, test, seed), index=items.index, name='split')
     strata = items[by].astype(str).fillna('<NA>').to_numpy() if by else np.zeros(len(items), str)
     split_of = {}
     if by_id:   # a group's id is its smallest; the newest `test` share of groups is the test set

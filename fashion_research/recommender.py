@@ -607,9 +607,12 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
         q_emb = build_embeddings(q_items, emb, cpath('queries'), batch_size=batch_size, num_workers=num_workers, progress=progress)
         q_groups, q_build = image_groups(q_items['image_path']).to_numpy(), q_emb.build
     else:   # DIR's test split (byte-identical photos never cross it) queries the rest
-        is_q = split_catalog(items, by='articleType', seed=seed, by_id=split_by == 'id').to_numpy() == 'test'
+        is_q = split_catalog(items, by='type' if split_by == 'type' else 'articleType', seed=seed,
+                             by_id=split_by == 'id').to_numpy() == 'test'
         meta = items[['id'] + [c for c in META_COLUMNS if c in items]]
-        index = SimilarityIndex(all_emb.subset(~is_q), meta[~is_q], groups[~is_q], emb)
+        # 'type': queries of held-out kinds search the whole catalog (each query's own photo excluded), else only the rest
+        in_ix = np.ones(len(items), bool) if split_by == 'type' else ~is_q
+        index = SimilarityIndex(all_emb.subset(in_ix), meta[in_ix], groups[in_ix], emb)
         q_emb, q_items, q_groups, q_build = all_emb.subset(is_q), items[is_q].reset_index(drop=True), groups[is_q], {}
     finish_distributed()   # under torchrun: the ranks shared the embedding; rank 0 alone measures and prints
     if not is_rank0(): return {}
@@ -727,8 +730,9 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     b.add_argument('--approx-dims', type=int, default=0,
                    help='also time the approximate PCA first pass with this many dims (and its recall vs exact); 0 = off')
-    b.add_argument('--split', default='random', choices=['random', 'id'],
-                   help='query split: random (stratified by articleType) or id (the newest 15%% of products; default random)')
+    b.add_argument('--split', default='random', choices=['random', 'id', 'type'],
+                   help='query split: random (stratified by articleType), id (the newest 15%% of products) or type (products of '
+                        'held-out article types, searched against the whole catalog; default random)')
     b.set_defaults(func=lambda a: bench_recommend(a.data, a.test_data, a.backbone, a.pretrained, a.k, a.json, a.size,
                                                   a.batch_size, a.workers, a.cache, a.limit, a.synthetic_n,
                                                   save_index=a.save_index, seed=a.seed, threads=a.threads,
