@@ -49,7 +49,7 @@ def notebook_title(path: Path) -> tuple[str, str]:
 _REAL_SEG = {'seg_data': 'real-sample:clothseg'}
 _REAL_STYLE = {'photo_dir': 'real-sample:photos', 'style_dir': 'real-sample:styles'}
 PROFILES = {
-    'sample': {'05': {**_REAL_SEG, 'epochs': 40, 'max_minutes': 1.5, 'train_size': (64, 96), 'augment': 'flip,scale,colour',
+    'sample': {'05': {**_REAL_SEG, 'epochs': 20, 'max_minutes': 0.75, 'train_size': (64, 96), 'augment': 'flip,scale,colour',
                       'max_eval': 40},
                '06': _REAL_STYLE, '07': _REAL_STYLE, '08': _REAL_STYLE,
                '09': {'content_path': 'real-sample:photos', 'style_path': 'real-sample:styles', 'size': 192, 'max_evals': 100},
