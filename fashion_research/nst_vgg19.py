@@ -14,11 +14,10 @@ from .core import *
 
 # %% auto #0
 __all__ = ['VGG19_WEIGHTS_FILE', 'CONTENT_LAYER', 'STYLE_LAYERS', 'LITE0_CONTENT', 'LITE0_STYLE', 'LITE0_STYLE_WEIGHT',
-           'LITE0_CONTENT_WEIGHT', 'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'GATYS_FAST', 'GATYS_QUALITY_ABLATION',
-           'vgg_layer_names', 'load_vgg19', 'VGGFeatures', 'lite0_layer_names', 'Lite0Features', 'NSTNet',
-           'load_nst_net', 'gram_matrix', 'content_loss', 'style_loss', 'tv_loss', 'swag_transform', 'match_colours',
-           'rgb_to_yiq', 'yiq_to_rgb', 'to_tensor', 'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys',
-           'nst_losses', 'bench_nst_vgg', 'ablate_gatys_quality', 'register_cli']
+           'LITE0_CONTENT_WEIGHT', 'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'vgg_layer_names', 'load_vgg19',
+           'VGGFeatures', 'lite0_layer_names', 'Lite0Features', 'NSTNet', 'load_nst_net', 'gram_matrix', 'content_loss',
+           'style_loss', 'tv_loss', 'swag_transform', 'match_colours', 'rgb_to_yiq', 'yiq_to_rgb', 'to_tensor',
+           'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys', 'draw_nst_pair', 'nst_losses']
 
 # %% ../nbs/09_nst_vgg19.ipynb #0a318ab5
 import torch
@@ -490,6 +489,18 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
     return NSTResult(image, losses, times, parts, len(losses), time.perf_counter() - t0, s_targets, stopped, wlabel,
                      settings, raw, min(bf16_evals, len(losses)), nst.name)
 
+# %% ../nbs/09_nst_vgg19.ipynb #929db79e
+def draw_nst_pair(n: int = 48, seed: int = 0) -> tuple[Image.Image, Image.Image, np.ndarray]:
+    "A drawn 'photo' (grey backdrop, a red shirt shape), a stripy 'painting' and the shirt's mask."
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:n, 0:n]
+    photo = np.full((n, n, 3), 200, np.uint8); photo[..., 2] = 215
+    shirt = (np.abs(xx - n/2) < n/4) & (yy > n/4) & (yy < 0.85*n)
+    photo[shirt] = (190, 40, 40)
+    photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    paint = np.stack([127 + 120*np.sin(xx/2.0 + yy/3.0), 127 + 120*np.sin(yy/1.5), 127 + 120*np.cos(xx/2.5)], -1)
+    return Image.fromarray(photo), Image.fromarray(np.clip(paint, 0, 255).astype(np.uint8)), (shirt*255).astype(np.uint8)
+
 # %% ../nbs/09_nst_vgg19.ipynb #634dc624
 def nst_losses(image: Image.Image, content: Image.Image, style: Image.Image, vgg: tuple[nn.Sequential, str] | None = None,
                size: int = 256, mask=None, content_layer: str = CONTENT_LAYER,
@@ -506,192 +517,3 @@ def nst_losses(image: Image.Image, content: Image.Image, style: Image.Image, vgg
         grams = {l: gram_matrix(fs[l]) for l in style_layers}
         return {'content_loss': float(content_loss(fx, fc, content_layer)),
                 'style_loss': float(style_loss(fx, grams, style_layers, m)), 'loss_weights': wlabel}
-
-# %% ../nbs/09_nst_vgg19.ipynb #2773f0d4
-def _per_eval(content, style, vgg, size, n, square, **kw) -> float:
-    "Median seconds per loss evaluation over `n` evaluations (the first two are warm-up)."
-    r = gatys(content, style, size, vgg=vgg, max_evals=n + 2, tol=None, progress=False, square=square, **kw)
-    return float(np.median(np.diff(r.times[1:])))
-
-# %% ../nbs/09_nst_vgg19.ipynb #79c1c956
-def _targets_time(content, style, vgg, size, square, inference: bool, reps: int = 3) -> float:
-    "Median seconds to compute the content and style targets, with or without inference mode."
-    ts = []
-    for _ in range(reps):
-        r = gatys(content, style, size, vgg=vgg, max_evals=1, tol=None, progress=False, square=square, inference_targets=inference)
-        ts.append(r.s_targets)
-    return float(np.median(ts))
-
-# %% ../nbs/09_nst_vgg19.ipynb #6b92bc1d
-GATYS_FAST = {'pyramid': 2, 'pyramid_gain': 1.0}   # chosen by measurement (see the ablation below)
-
-def _judged(r: NSTResult, l_ref: float, plain_s: float, t_offset: float = 0.0) -> dict:
-    "A run judged against the plain run: seconds and evaluations to within 5 % of its loss, and the ratio to its time."
-    t = r.s_to_within(l_ref)
-    return {'evals': r.evals, 's_total': r.seconds + t_offset, 'evals_to_within_5pct': r.evals_to_within(l_ref),
-            's_to_within_5pct': None if t is None else t + t_offset, 'loss_final_vs_ref': r.loss_final/l_ref,
-            'ratio_to_plain': None if t is None else (t + t_offset)/plain_s, 'stopped_by': r.settings['stopped_by']}
-
-def _coarse_to_fine(c, s, size, l_ref, coarse: int, coarse_evals: int, max_evals: int, **kw) -> tuple[NSTResult, float]:
-    "Optimise at `coarse` px first, then at `size` from the upsampled result; (the fine run, the coarse run's seconds)."
-    first = gatys(c, s, coarse, max_evals=coarse_evals, tol=None, **kw)
-    return gatys(c, s, size, init=first.raw, max_evals=max_evals, tol=None, target_loss=1.05*l_ref, **kw), first.seconds
-
-# %% ../nbs/09_nst_vgg19.ipynb #86a6111d
-def bench_nst_vgg(content, style, mask=None, size: int = 256, max_evals: int = 300, json_path=None,
-                  weights: str = 'auto', ablate: bool = False, square: bool = True, tol: float = 0.01,
-                  window: int = 20, threads: int | None = None, n_per_eval: int = 10, progress: bool = True,
-                  max_seconds: float | None = None, ablate_evals: int = 60, net: str = 'auto') -> dict:
-    """Time Gatys NST on a photo and painting (paths or PIL): the plain run, the fast settings and optional ablations.
-
-    `net`/`weights`: the feature network (`load_nst_net`). The plain run is the PyTorch tutorial's algorithm (content init, all five style layers, fp32, L-BFGS) for
-    `max_evals` evaluations; its final loss is the reference. The fast run (`GATYS_FAST`) optimises the same objective
-    at the same size and stops at the first evaluation within 5 % of the reference: `ratio_to_plain` = its seconds to
-    get there / the plain run's seconds. An early-stopped fast run (tol/window, no knowledge of the reference) gives
-    the figure a user sees. `ablate`: each technique's own runs (capped at `ablate_evals`) and per-evaluation costs.
-    `max_seconds` caps each run. With `json_path` the JSON is also written after each stage."""
-    if threads: torch.set_num_threads(threads)
-    c = content if isinstance(content, Image.Image) else load_image(content)
-    s = style if isinstance(style, Image.Image) else load_image(style)
-    with Timer() as tv: vgg = load_nst_net(net, weights)
-    kw = dict(vgg=vgg, mask=mask, square=square, progress=progress, max_seconds=max_seconds)
-    ref = gatys(c, s, size, max_evals=max_evals, tol=None, **kw)
-    l_ref, plain_s = ref.loss_final, ref.seconds
-    res = {'content': str(content) if not isinstance(content, Image.Image) else 'PIL image',
-           'style': str(style) if not isinstance(style, Image.Image) else 'PIL image',
-           'mask': str(mask) if isinstance(mask, (str, os.PathLike)) else (None if mask is None else 'array'),
-           'size': size, 'hw': ref.settings['hw'], 'net': ref.net, 'weights': ref.weights, 'threads': torch.get_num_threads(),
-           's_load_vgg': tv.seconds, 'evals': ref.evals, 'loss_initial': ref.losses[0], 'loss_final': l_ref,
-           's_total': plain_s, 's_targets': ref.s_targets,
-           's_per_eval': (ref.times[-1] - ref.times[0])/max(1, ref.evals - 1),
-           's_to_within_5pct': ref.s_to_within(l_ref), 'evals_to_within_5pct': ref.evals_to_within(l_ref),
-           'plain_ratio_to_within_5pct': (ref.s_to_within(l_ref) or float('nan'))/plain_s,
-           'stopped_by': ref.settings['stopped_by'],
-           'loss_curve': [round(l, 6) for l in ref.losses], 'time_curve': [round(t, 4) for t in ref.times]}
-    if json_path: save_json(res, json_path)
-    fast = gatys(c, s, size, max_evals=max_evals, tol=None, target_loss=1.05*l_ref, **GATYS_FAST, **kw)
-    res['fast'] = {'settings': GATYS_FAST, **_judged(fast, l_ref, plain_s)}
-    res['ratio_to_plain'] = res['fast']['ratio_to_plain']
-    es = gatys(c, s, size, max_evals=max_evals, tol=tol, window=window, **GATYS_FAST, **kw)
-    res['early_stop'] = {'settings': {**GATYS_FAST, 'tol': tol, 'window': window}, 'evals': es.evals, 's_total': es.seconds,
-                         'loss_final': es.loss_final, 'loss_vs_ref': es.loss_final/l_ref, 'ratio_to_plain': es.seconds/plain_s,
-                         'within_5pct_of_ref': es.loss_final <= 1.05*l_ref, 'stopped_by': es.settings['stopped_by']}
-    if json_path: save_json(res, json_path)
-    if ablate:
-        cap = min(max_evals, ablate_evals)
-        run = lambda **o: _judged(gatys(c, s, size, max_evals=cap, tol=None, target_loss=1.05*l_ref, **{**kw, **o}), l_ref, plain_s)
-        conv = {'plain (content init, fp32, no pyramid)': _judged(ref, l_ref, plain_s),
-                'noise init': run(init='noise'),
-                **{f'pyramid {k}': run(pyramid=k) for k in (1, 3, 4)},
-                f"pyramid {GATYS_FAST['pyramid']} (the fast settings)": res['fast'],
-                f"pyramid {GATYS_FAST['pyramid']}, gain 0.5": run(**{**GATYS_FAST, 'pyramid_gain': 0.5}),
-                f"pyramid {GATYS_FAST['pyramid']} + first 10 evaluations in bfloat16": run(**GATYS_FAST, bf16_evals=10),
-                'plain + first 10 evaluations in bfloat16': run(bf16_evals=10)}
-        fine, s_coarse = _coarse_to_fine(c, s, size, l_ref, max(32, size//2), 30, cap, **kw)
-        conv[f'coarse-to-fine ({max(32, size//2)} px x 30, then {size} px)'] = _judged(fine, l_ref, plain_s, s_coarse)
-        es_plain = gatys(c, s, size, max_evals=max_evals, tol=tol, window=window, **kw)
-        conv['plain + early stopping'] = {'evals': es_plain.evals, 's_total': es_plain.seconds, 'loss_final_vs_ref': es_plain.loss_final/l_ref,
-                                          'ratio_to_plain': es_plain.seconds/plain_s if es_plain.loss_final <= 1.05*l_ref else None}
-        res['ablation'] = {'to_within_5pct': conv}
-        if json_path: save_json(res, json_path)
-        pe = {k: _per_eval(c, s, vgg, size, n_per_eval, square, mask=mask, **o) for k, o in {
-            'reference': {}, 'untruncated': {'truncate': False}, 'channels_last': {'channels_last': True},
-            'style_conv1_1_to_conv4_1': {'style_layers': STYLE_LAYERS[:4]}, 'bfloat16': {'bf16_evals': n_per_eval + 2},
-            'pyramid': GATYS_FAST}.items()}
-        tt_inf, tt_grad = (_targets_time(c, s, vgg, size, square, inf) for inf in (True, False))
-        res['ablation'].update({
-            's_per_eval': pe, 'speedup_truncate': pe['untruncated']/pe['reference'],
-            'speedup_channels_last': pe['reference']/pe['channels_last'],
-            'speedup_fewer_style_layers': pe['reference']/pe['style_conv1_1_to_conv4_1'],
-            'speedup_bfloat16': pe['reference']/pe['bfloat16'], 'speedup_pyramid': pe['reference']/pe['pyramid'],
-            'targets_s': {'inference_mode': tt_inf, 'autograd_on': tt_grad, 'speedup': tt_grad/tt_inf}})
-    return print_bench(f'bench nst-vgg ({size}px, {ref.label})', res, json_path)
-
-# %% ../nbs/09_nst_vgg19.ipynb #ca3ffa4c
-_LITE_BLOCKS = dict(net='lite0', content_layer='b10', style_layers=('b0', 'b2', 'b4', 'b10'), style_weight=1e5)
-GATYS_QUALITY_ABLATION = {
-    'VGG-19, random init (the earlier offline variant 4)': dict(net='vgg19', weights='random'),
-    'Lite0, random init': dict(net='lite0', weights='random'),
-    "Lite0 block outputs b0,b2,b4,b10, photo's colours": dict(_LITE_BLOCKS, colour='photo'),
-    "Lite0 block outputs, photo's colours, SWAG T=1": dict(_LITE_BLOCKS, colour='photo', swag=1.0),
-    'Lite0 block outputs, colours matched': dict(_LITE_BLOCKS, colour='match'),
-    'Lite0 default (LITE0_NST)': dict(net='lite0'),
-}
-
-def ablate_gatys_quality(content_dir, style_dir, size: int = 256, limit: int | None = 4, settings: dict | None = None,
-                         max_evals: int = 300, tol: float = 0.01, window: int = 20, threads: int | None = None,
-                         json_path=None, progress: bool = True) -> dict:
-    """Each setting of `settings` (default `GATYS_QUALITY_ABLATION`) on every (photo, painting) of two folders, judged by
-    style gap left, colour gap left and content SSIM (notebook 08a), with seconds per photo: medians and 95 % intervals."""
-    from tqdm.auto import tqdm
-    from fashion_research.nst_judges import judge_stylization, median_ci
-    if threads: torch.set_num_threads(threads)
-    settings = settings or GATYS_QUALITY_ABLATION
-    photos, paintings = list_images(content_dir, limit), list_images(style_dir)
-    if not photos or not paintings: raise ValueError(f"the quality ablation needs photos in {content_dir} and paintings in {style_dir}")
-    pairs = [(load_image(p), p.stem, load_image(s), s.stem) for p in photos for s in paintings]
-    rows, res = [], {'content_dir': str(content_dir), 'style_dir': str(style_dir), 'size': size, 'pairs': len(pairs),
-                     'threads': torch.get_num_threads(), 'settings': {}}
-    with tqdm(total=len(settings)*len(pairs), desc='gatys quality', disable=not progress) as bar:
-        for name, cfg in settings.items():
-            got = []
-            for c, cn, s, sn in pairs:
-                r = gatys(c, s, size, max_evals=max_evals, tol=tol, window=window, progress=False, pyramid=GATYS_FAST['pyramid'], **cfg)
-                j = judge_stylization(c, s, r.image)
-                got.append({**j, 's_per_photo': r.seconds, 'evals': r.evals, 'photo': cn, 'painting': sn}); bar.update()
-            summ = {k: median_ci([g[k] for g in got]) for k in ('style_gap_left', 'colour_gap_left', 'content_ssim', 's_per_photo', 'evals')}
-            res['settings'][name] = {'settings': {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, 'weights': r.label,
-                                     **{k: v[0] for k, v in summ.items()}, **{f'{k}_ci': [v[1], v[2]] for k, v in summ.items()},
-                                     'pairs': got}
-            rows.append({'setting': name, **{k: f"{v[0]:.3f} ({v[1]:.3f}-{v[2]:.3f})" for k, v in summ.items() if k != 'evals'},
-                         'evals': f"{summ['evals'][0]:.0f}"})
-            if json_path: save_json(res, json_path)
-    import pandas as pd
-    print(markdown_table(pd.DataFrame(rows)))
-    return print_bench(f'bench nst-vgg --ablate (quality, {len(pairs)} pairs, {size} px)',
-                       {k: v for k, v in res.items() if k != 'settings'} | {'settings': {n: {k: v for k, v in d.items() if k != 'pairs'}
-                                                                                      for n, d in res['settings'].items()}}, json_path) | res
-
-# %% ../nbs/09_nst_vgg19.ipynb #bc091954
-def register_cli(commands, bench) -> None:
-    "Add `stylize-vgg` and `bench nst-vgg` to the command line."
-    def _common(p):
-        p.add_argument('--content', required=True, help='photo (bench --ablate: or a folder of photos, for the quality ablation)')
-        p.add_argument('--style', required=True, help='painting (bench --ablate: or a folder of paintings)')
-        p.add_argument('--net', default='auto', choices=list(NST_NETS),
-                       help="feature network: 'auto' (VGG-19 if its ImageNet file is cached, else the shipped Lite0), 'lite0', 'vgg19' (default auto)")
-        p.add_argument('--mask', default=None, help='garment mask PNG (255 = garment): style on the garment only')
-        p.add_argument('--size', type=int, default=256, help='long side in pixels (bench: square size x size)')
-        p.add_argument('--max-evals', type=int, default=300, help='L-BFGS loss evaluations')
-        p.add_argument('--weights', default='auto', help="network weights: 'auto', 'pretrained', 'random' (a labelled ablation) or a VGG-19 .pth file")
-        p.add_argument('--tol', type=float, default=0.01, help='early stopping: relative loss change over --window evaluations (default 0.01)')
-        p.add_argument('--window', type=int, default=20, help='early stopping window in evaluations (default 20)')
-        p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
-        p.add_argument('--max-seconds', type=float, default=None, help='time budget per run in seconds (default: none)')
-    p = commands.add_parser('stylize-vgg', help='Gatys NST (variant 4) of a photo with a painting (VGG-19 in the study; offline, the shipped Lite0)')
-    _common(p); p.add_argument('--out', required=True, help='output image file')
-    p.add_argument('--preserve-color', action='store_true'); p.add_argument('--optimizer', default='lbfgs', choices=['lbfgs', 'adam'])
-    def _stylize(a):
-        if a.threads: torch.set_num_threads(a.threads)
-        r = gatys(load_image(a.content), load_image(a.style), a.size, mask=a.mask, net=a.net, weights=a.weights, max_evals=a.max_evals,
-                  tol=a.tol, window=a.window, preserve_color=a.preserve_color, optimizer=a.optimizer, max_seconds=a.max_seconds)
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True); r.image.save(a.out)
-        print(f'{a.out}: {r.evals} evaluations, {r.seconds:.1f} s, loss {r.loss_final:.4g}, network: {r.label}')
-    p.set_defaults(func=_stylize)
-    b = bench.add_parser('nst-vgg', help='time Gatys NST: reference run, early stopping, optional ablations')
-    _common(b); b.add_argument('--json', default=None, help='write the result as JSON')
-    b.add_argument('--ablate', action='store_true', help='also measure each technique side by side: time to within 5 %% of the plain loss '
-                   '(pyramid levels, bfloat16, coarse-to-fine, noise init, early stopping) and seconds per evaluation; with folders as '
-                   '--content and --style, the quality ablation instead (networks, layers, SWAG, colour: judged) (default: off)')
-    b.add_argument('--limit', type=int, default=4, help='quality ablation: photos at most (default 4)')
-    b.add_argument('--ablate-evals', type=int, default=60, help='evaluation cap of each ablation run (default 60)')
-    b.add_argument('--keep-aspect', action='store_true', help='long side = --size instead of a size x size square')
-    def _bench(a):
-        if Path(a.content).is_dir() or Path(a.style).is_dir():
-            if not (a.ablate and Path(a.content).is_dir() and Path(a.style).is_dir()):
-                raise ValueError('folders as --content and --style are for the quality ablation: pass both folders and --ablate')
-            return ablate_gatys_quality(a.content, a.style, a.size, a.limit, max_evals=a.max_evals, tol=a.tol, window=a.window,
-                                        threads=a.threads, json_path=a.json)
-        return bench_nst_vgg(a.content, a.style, a.mask, a.size, a.max_evals, a.json, a.weights, a.ablate, not a.keep_aspect,
-                             a.tol, a.window, a.threads, max_seconds=a.max_seconds, ablate_evals=a.ablate_evals, net=a.net)
-    b.set_defaults(func=_bench)

@@ -334,7 +334,7 @@ def run_report(profile: str = 'sample', data=None, out=None, only=None, params: 
 
 # %% ../nbs/11_report.ipynb #f8e9421c
 CLI_MODULES = ['data', 'eda', 'classifiers', 'recommender', 'segmentation', 'deeplab_onnx', 'nst_magenta', 'nst_deeplab',
-               'nst_unet', 'nst_vgg19', 'metrics', 'service', 'suggestions', 'serve_bench']
+               'nst_unet', 'nst_vgg19_bench', 'metrics', 'service', 'suggestions', 'serve_bench']
 
 # %% ../nbs/11_report.ipynb #793b43f9
 HELP_GLOSSARY = {

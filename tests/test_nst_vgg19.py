@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from fashion_research.nst_vgg19_bench import register_cli
 from fashion_research.nst_vgg19 import (gram_matrix, load_vgg19, gatys, nst_losses, rgb_to_yiq, to_tensor, VGGFeatures,
-                                        register_cli, STYLE_LAYERS)
+                                        STYLE_LAYERS)
 
 
 
