@@ -19,10 +19,10 @@ __all__ = ['DATA_ENV', 'REPORT_ENV', 'KAGGLE_URL', 'REAL_SAMPLE_PARTS', 'CACHE_E
            'weights_label', 'build_pretrained', 'CheckpointError', 'checkpoint_format', 'read_checkpoint',
            'ImageReadError', 'pixel_limit', 'check_pixels', 'load_image', 'resize_long_side', 'list_images',
            'file_sha1', 'file_sha256', 'package_folder', 'package_version', 'onnx_cpu_session', 'quantize_int8',
-           'Timer', 'StageTimer', 'to_jsonable', 'atomic_write', 'save_json', 'markdown_table', 'save_figure',
-           'save_table', 'print_bench', 'DistInfo', 'dist_info', 'is_rank0', 'init_distributed', 'finish_distributed',
-           'dist_device', 'reduce_across_ranks', 'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds',
-           'wrap_ddp', 'batchnorm_stats']
+           'strip_unused_initializers', 'export_onnx', 'Timer', 'StageTimer', 'to_jsonable', 'atomic_write',
+           'save_json', 'markdown_table', 'save_figure', 'save_table', 'print_bench', 'DistInfo', 'dist_info',
+           'is_rank0', 'init_distributed', 'finish_distributed', 'dist_device', 'reduce_across_ranks',
+           'average_tensors_', 'gather_objects', 'barrier', 'shard_bounds', 'wrap_ddp', 'batchnorm_stats']
 
 # %% ../nbs/00_core.ipynb #4263a7a8
 DATA_ENV = 'FASHION_DATA'          # dataset folder (Kaggle layout) used when no path is given
@@ -323,9 +323,11 @@ def _calibration_files(calibration, n: int) -> list:
     if not files: raise FileNotFoundError(f"no photos to calibrate the int8 export with in {calibration}")
     return [files[i] for i in np.linspace(0, len(files) - 1, min(n, len(files))).round().astype(int)]
 
-def quantize_int8(src, dst, feeds: Iterable[dict], props: dict | None = None) -> Path:
+def quantize_int8(src, dst, feeds: Iterable[dict], props: dict | None = None, keep_float=(),
+                 reduce_range: bool = False) -> Path:
     """Quantize the ONNX model at `src` to int8 at `dst` (static, per channel, QDQ), calibrated on the input dicts in `feeds`;
-    `props` (metadata) are written into the result. `dst` may be `src`."""
+    `props` (metadata) are written into the result; the nodes named in `keep_float` stay float32. `reduce_range` quantizes weights to 7 bits: on CPUs without VNNI
+    onnxruntime's u8 x s8 kernels add pairs of products in 16 bits, which saturates for some networks (measured in 03e). `dst` may be `src`."""
     import onnx, logging
     from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
     class _Feeds(CalibrationDataReader):
@@ -334,12 +336,31 @@ def quantize_int8(src, dst, feeds: Iterable[dict], props: dict | None = None) ->
     q = Path(dst).with_name(Path(dst).name + f'.int8-{os.getpid()}')
     root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)   # quiet its "consider pre-processing" advice
     try: quantize_static(str(src), str(q), _Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
-                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                         nodes_to_exclude=list(keep_float), reduce_range=reduce_range)
     finally: root.setLevel(level)
     if props: qm = onnx.load(str(q)); onnx.helper.set_model_props(qm, props); onnx.save(qm, str(q))
     q.replace(dst)
     return Path(dst)
 
+
+def strip_unused_initializers(m) -> None:
+    "Drop the constants of an ONNX model that no node reads (torch's exporter leaves some; onnxruntime would warn about each)."
+    used = {i for n in m.graph.node for i in n.input}
+    keep = [t for t in m.graph.initializer if t.name in used]
+    del m.graph.initializer[:]; m.graph.initializer.extend(keep)
+
+def export_onnx(module, example, path, props: dict, input_names, output_names, dynamic_axes: dict | None = None) -> Path:
+    """Export a torch `module` (eval mode) run on `example` to ONNX at `path` (TorchScript exporter), unused constants dropped
+    and `props` written as the model's metadata; the exporter's warnings are silenced."""
+    import onnx, torch
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(module, example, str(path), dynamo=False, input_names=list(input_names),
+                          output_names=list(output_names), dynamic_axes=dynamic_axes)
+    m = onnx.load(str(path)); strip_unused_initializers(m)
+    onnx.helper.set_model_props(m, {k: str(v) for k, v in props.items()}); onnx.save(m, str(path))
+    return Path(path)
 
 # %% ../nbs/00_core.ipynb #685023e3
 class Timer:

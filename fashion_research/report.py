@@ -333,7 +333,7 @@ def run_report(profile: str = 'sample', data=None, out=None, only=None, params: 
     return run
 
 # %% ../nbs/11_report.ipynb #f8e9421c
-CLI_MODULES = ['data', 'eda', 'classifiers', 'recommender', 'segmentation', 'deeplab_onnx', 'nst_magenta', 'nst_deeplab',
+CLI_MODULES = ['data', 'eda', 'classifiers', 'classifier_onnx', 'recommender', 'segmentation', 'deeplab_onnx', 'nst_magenta', 'nst_deeplab',
                'nst_unet', 'nst_vgg19_bench', 'metrics', 'service', 'suggestions', 'serve_bench']
 
 # %% ../nbs/11_report.ipynb #793b43f9

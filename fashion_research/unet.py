@@ -113,12 +113,6 @@ def unet_onnx_path(checkpoint) -> Path:
     "Where `export_unet_onnx` writes a checkpoint's ONNX file: beside it, suffix `.onnx`."
     return Path(checkpoint).with_suffix('.onnx')
 
-def _strip_unused_initializers(m) -> None:
-    "Drop constants no node reads (the exporter leaves some; onnxruntime would warn about each)."
-    used = {i for n in m.graph.node for i in n.input}
-    keep = [t for t in m.graph.initializer if t.name in used]
-    del m.graph.initializer[:]; m.graph.initializer.extend(keep)
-
 def export_unet_onnx(checkpoint, out=None, calibration=None, n_calibration: int = 64) -> Path:
     """Export the UNet at `checkpoint` to ONNX at its input size (default `unet_onnx_path`), recording the checkpoint's SHA-256.
 
@@ -130,14 +124,10 @@ def export_unet_onnx(checkpoint, out=None, calibration=None, n_calibration: int 
     model = load_unet(checkpoint, 'cpu'); w, h = model.config['size']
     out = Path(out) if out else unet_onnx_path(checkpoint)
     tmp = out.with_name(out.name + f'.tmp{os.getpid()}')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, torch.zeros(1, 3, h, w), str(tmp), dynamo=False, input_names=['image'], output_names=['logits'])
-    m = onnx.load(str(tmp)); _strip_unused_initializers(m)
     files = _calibration_files(calibration, n_calibration) if calibration is not None else []
     props = {'checkpoint_sha256': file_sha256(checkpoint), 'config': json.dumps(model.config, default=str),
              'precision': f'int8 (static, {len(files)} calibration photos)' if files else 'float32'}
-    onnx.helper.set_model_props(m, props); onnx.save(m, str(tmp))
+    export_onnx(model, torch.zeros(1, 3, h, w), tmp, props, ['image'], ['logits'])
     if files: quantize_int8(tmp, tmp, ({'image': _unet_input(load_image(f), (w, h))} for f in files), props)
     tmp.replace(out)
     return out
