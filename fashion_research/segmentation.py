@@ -84,10 +84,11 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
                   batch_size: int = 16, save=None, postprocess: bool = False, threads: int | None = None, device=None,
                   seed: int = 0, max_test: int | None = None, pretrained_encoder: bool = False, json_path=None,
                   augment: str = 'flip,scale,colour', lr: float = 2e-3, encoder: str = 'mobilenet_v2', engine: str = 'auto',
-                  export_onnx: bool = False) -> dict:
+                  export_onnx: bool = True) -> dict:
     """Train (UNet, when asked) and score a segmenter on a segmentation folder; prints and optionally writes the figures as JSON.
 
-    `export_onnx`: also write the saved checkpoint's ONNX export (`export_unet_onnx`); `engine`: how a given UNet checkpoint runs."""
+    `export_onnx` (the default): with `save`, also write the checkpoint's int8 ONNX export calibrated on the training photos
+    (`export_unet_onnx`), so the fast path is the default path; `engine`: how a given UNet checkpoint runs."""
     if threads: torch.set_num_threads(int(threads))
     root = resolve_seg_dir(data); pairs, labels = read_seg_dataset(root)
     if test_data:
@@ -107,7 +108,9 @@ def bench_segment(data, model: str = 'unet', test_data=None, checkpoint=None, tf
         finish_distributed()   # under torchrun the ranks trained together (train_unet); rank 0 alone saves, scores and prints
         if not is_rank0(): return {}
         if save: res['checkpoint_saved'] = str(save_unet(net, save, hist | {'data': str(root), 'test_frac': test_frac, 'seed': seed}))
-        if save and export_onnx: res['onnx_saved'] = str(export_unet_onnx(save, calibration=list(train_p['image_path'])))
+        if save and export_onnx:
+            try: res['onnx_saved'] = str(export_unet_onnx(save, calibration=list(train_p['image_path'])))
+            except ImportError as e: res['onnx_saved'] = None; print(f"bench segment: no ONNX export written ({e})")
         dev = pick_device(device)
         seg = Segmenter(f'unet_{encoder}', f"trained here on {hist['n_train']} pairs of {root} (encoder {hist['encoder_weights']})",
                         _unet_prob_fn(net.to(dev), dev), target, postprocess=postprocess, model=net)
@@ -160,7 +163,8 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--max-test', type=int, default=None); b.add_argument('--seed', type=int, default=0)
     b.add_argument('--threads', type=int, default=None); b.add_argument('--pretrained-encoder', action='store_true')
     b.add_argument('--save', default=None, help='write the trained UNet checkpoint here')
-    b.add_argument('--export-onnx', action='store_true', help='with --save: also write its int8 ONNX export beside it, calibrated on the training photos (needs the onnx package)')
+    b.add_argument('--export-onnx', action='store_true', help='with --save: write its int8 ONNX export beside it (the default; kept for old scripts)')
+    b.add_argument('--no-export', action='store_true', help='with --save: do not write the int8 ONNX export (calibrated on the training photos) beside it')
     b.add_argument('--augment', default='flip,scale,colour', help="comma-separated subset of flip,scale,colour ('' = none)")
     b.add_argument('--lr', type=float, default=2e-3)
     b.add_argument('--encoder', choices=UNET_ENCODERS, default='mobilenet_v2',
@@ -169,7 +173,7 @@ def register_cli(commands, bench) -> None:
     b.set_defaults(func=lambda a: bench_segment(a.data, a.model, a.test_data, a.checkpoint, a.tflite, a.epochs, a.max_minutes,
                                                 a.target, tuple(a.size), a.test_frac, a.batch_size, a.save, a.postprocess,
                                                 a.threads, a.device, a.seed, a.max_test, a.pretrained_encoder, a.json,
-                                                a.augment, a.lr, a.encoder, a.engine, a.export_onnx))
+                                                a.augment, a.lr, a.encoder, a.engine, not a.no_export))
     x = commands.add_parser('export-unet', help='write a UNet checkpoint as ONNX beside it, for onnxruntime (needs the onnx package)')
     x.add_argument('checkpoint', help='UNet checkpoint (save_unet / bench segment --save)')
     x.add_argument('--out', default=None, help='ONNX file (default: the checkpoint with suffix .onnx, where the segmenter looks)')

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 from .core import *
 from .data import ensure_data, load_catalog
-from .service import read_upload, classify_photo, _serve_args
+from .service import read_upload, classify_photo, classify_photos, search_photos, _serve_args
 
 # %% auto #0
-__all__ = ['start_server', 'stop_server', 'load_run', 'paired_classify_ms', 'bench_serve', 'register_cli']
+__all__ = ['CEILING_BATCHES', 'start_server', 'stop_server', 'load_run', 'paired_classify_ms', 'inprocess_ceiling', 'bench_serve',
+           'register_cli']
 
 # %% ../nbs/12a_serve_bench.ipynb #99c57b84
 def _free_port(host: str = '127.0.0.1') -> int:
@@ -76,12 +77,12 @@ def load_run(url: str, endpoint: str, payloads: list[bytes], n: int, concurrency
             'http_503': sum(c == 503 for c in codes), 'no_response': sum(c is None for c in codes)}
 
 # %% ../nbs/12a_serve_bench.ipynb #c24e7406
-def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int = 100, device='cpu') -> dict:
+def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int = 100, device='cpu', engine: str = 'torch') -> dict:
     "Median ms of /classify over HTTP and of the same work in this process (`read_upload` + `classify_photo`, same checkpoints), interleaved photo by photo."
     import httpx
-    from fashion_research.classifiers import load_classifier
+    from fashion_research.classifier_onnx import load_classifier_engine
     cls = {}
-    for f in classifier_files: tc = load_classifier(f, device); cls[tc.target] = tc
+    for f in classifier_files: tc = load_classifier_engine(f, engine, device); cls[tc.target] = tc
     m = types.SimpleNamespace(classifiers=cls)
     local, http = [], []
     with httpx.Client(timeout=120) as c:
@@ -95,6 +96,63 @@ def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int
     return {'inprocess_p50_ms': _pct(local, 50), 'http_p50_ms': _pct(http, 50), 'pairs': len(http),
             'ratio': _pct(http, 50)/_pct(local, 50) if http else float('nan')}
 
+# %% ../nbs/12a_serve_bench.ipynb #67b9cc7c
+CEILING_BATCHES = (1, 4, 8, 16, 32)
+
+def _server_engine(health: dict) -> str:
+    "The engine the server's classifiers run on, as `load_classifier_engine` names it ('torch' or 'onnx')."
+    engines = {v.get('engine', 'torch') for k, v in health['models'].items() if k.startswith('classifier:')}
+    return 'torch' if engines <= {'torch'} else 'onnx'
+
+def inprocess_ceiling(health: dict, payloads: list[bytes], batches=CEILING_BATCHES, n: int = 64, device='cpu') -> dict:
+    """The models' own ceiling: images per second of decode + preprocessing + every classifier (and, apart, + embedding +
+    search), in this process, on the server's files and engine, at each batch size; the best of each."""
+    from fashion_research.classifier_onnx import load_classifier_engine
+    from fashion_research.recommender import SimilarityIndex
+    files = {k: v['file'] for k, v in health['models'].items() if v.get('file')}
+    engine = _server_engine(health)
+    cls = {}
+    for k, f in files.items():
+        if k.startswith('classifier:'): tc = load_classifier_engine(f, engine, device); cls[tc.target] = tc
+    m = types.SimpleNamespace(classifiers=cls, index=SimilarityIndex.load(files['index']) if 'index' in files else None)
+    if m.index is not None: m.index.get_embedder()
+    def rate(fn, b: int) -> float:
+        data = [payloads[i % len(payloads)] for i in range(max(n, 2*b))]
+        fn([read_upload(p) for p in data[:b]], [3]*b)                      # warm-up at this batch size
+        with Timer() as t:
+            for j in range(0, len(data), b):
+                chunk = data[j:j + b]; fn([read_upload(p) for p in chunk], [3]*len(chunk))
+        return len(data)/t.seconds
+    res = {'ceiling_engine': engine, 'ceiling_batches': list(batches)}
+    res['ceiling_classify_by_batch'] = {b: rate(lambda ims, tops: classify_photos(m, ims, tops), b) for b in batches}
+    if m.index is not None:
+        res['ceiling_search_by_batch'] = {b: rate(lambda ims, ks: search_photos(m, ims, ks), b) for b in batches}
+    res['ceiling_classify_img_s'] = max(res['ceiling_classify_by_batch'].values())
+    if m.index is not None: res['ceiling_search_img_s'] = max(res['ceiling_search_by_batch'].values())
+    return res
+
+# %% ../nbs/12a_serve_bench.ipynb #9c3e2c16
+def _unbatched_runs(serve_args: list, payloads, requests: int, concurrency, log=None) -> list[dict]:
+    "/classify and /search at each concurrency on a server started with `--max-batch 1` (each request alone, today's behaviour)."
+    proc, url = start_server(serve_args + ['--max-batch', '1'], log=log)
+    try:
+        top = max(concurrency)
+        for ep in ('/classify', '/search'): load_run(url, ep, payloads, 2*top, top)        # the same warm-up
+        return [load_run(url, ep, payloads, requests, c) | {'batched': False} for c in concurrency for ep in ('/classify', '/search')]
+    finally: stop_server(proc)
+
+def _batching_summary(res: dict, top: int) -> dict:
+    "The headline ratios: throughput at the top concurrency with and without batching, and against the in-process ceiling."
+    rate = {(r['endpoint'], r.get('batched', True)): r['req_per_s'] for r in res.get('runs', []) if r['concurrency'] == top}
+    out = {}
+    for ep in ('classify', 'search'):
+        b, u = rate.get((f'/{ep}', True)), rate.get((f'/{ep}', False))
+        out[f'{ep}_c16_req_s'], out[f'{ep}_c16_req_s_unbatched'] = b, u
+        out[f'{ep}_c16_vs_ceiling'] = b/res[f'ceiling_{ep}_img_s'] if b and res.get(f'ceiling_{ep}_img_s') else None
+    out['batching_speedup_c16'] = out['classify_c16_req_s']/out['classify_c16_req_s_unbatched'] if out['classify_c16_req_s_unbatched'] else None
+    out['search_batching_speedup_c16'] = out['search_c16_req_s']/out['search_c16_req_s_unbatched'] if out['search_c16_req_s_unbatched'] else None
+    return out | ({'top_concurrency': top} if top != 16 else {})
+
 # %% ../nbs/12a_serve_bench.ipynb #a3896054
 def _bench_photos(photos=None, data=None, n: int = 32) -> list[bytes]:
     "The raw bytes of up to `n` photos: files of `photos` (a folder), else the catalog's product photos."
@@ -106,8 +164,11 @@ def _bench_photos(photos=None, data=None, n: int = 32) -> list[bytes]:
     return [f.read_bytes() for f in files]
 
 def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int = 100, concurrency=(1, 4, 16),
-                stylize_n: int = 4, long: int = 0, inprocess_n: int = 100, torch_threads: int = 1, json_path=None, log=None) -> dict:
-    "Load-test the service (started here with `serve_args`, or at `url`): throughput, latency, errors, memory, HTTP-vs-in-process ratio."
+                stylize_n: int = 4, long: int = 0, inprocess_n: int = 100, torch_threads: int = 1, json_path=None, log=None,
+                unbatched: bool = True, ceiling: bool = True) -> dict:
+    """Load-test the service (started here with `serve_args`, or at `url`): throughput, latency, errors, memory, HTTP-vs-in-process
+    ratio; with `unbatched` the same load on a second server started with `--max-batch 1`; with `ceiling` the models' own
+    throughput in this process (`inprocess_ceiling`), and the service's throughput at the top concurrency against it."""
     import torch
     torch.set_num_threads(torch_threads)
     payloads = _bench_photos(photos, data)
@@ -123,13 +184,13 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
         for ep in ('/classify', '/search'): load_run(url, ep, payloads, 2*top, top)   # (per-thread buffers, ONNX arenas) are not counted as growth
         if stylize_n: load_run(url, '/stylize', payloads, 2, 1, {'style': 'swirl', 'mask': 'none'})
         res['server_rss_mb_after_warmup'] = _get_json(url + '/health').get('rss_mb')
-        runs = [load_run(url, ep, payloads, requests, c) for c in concurrency for ep in ('/classify', '/search')]
+        runs = [load_run(url, ep, payloads, requests, c) | {'batched': True} for c in concurrency for ep in ('/classify', '/search')]
         if stylize_n:
             runs.append(load_run(url, '/stylize', payloads, stylize_n, 1, {'style': 'swirl', 'mask': 'none'}))
         res['runs'] = runs
         files = [v['file'] for k, v in h['models'].items() if k.startswith('classifier:') and v.get('file')]
         if files and inprocess_n:
-            pr = paired_classify_ms(url, files, payloads, inprocess_n)
+            pr = paired_classify_ms(url, files, payloads, inprocess_n, engine=_server_engine(h))
             res |= {'inprocess_classify_p50_ms': pr['inprocess_p50_ms'], 'http_classify_p50_ms_c1': pr['http_p50_ms'],
                     'http_to_inprocess_ratio': pr['ratio'], 'ratio_pairs': pr['pairs']}
         res['server_rss_mb_after_runs'] = _get_json(url + '/health').get('rss_mb')
@@ -147,25 +208,33 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
         res['http_5xx_total'] = sum(r['http_5xx'] - r['http_503'] for r in runs) + (res['long']['http_5xx'] if long else 0)
     finally:
         if proc is not None: res['server_exit_code'] = stop_server(proc)
+    if unbatched and proc is not None:     # the same load, each request alone: a second server with --max-batch 1
+        res['runs'] += _unbatched_runs(list(serve_args), payloads, requests, concurrency, log)
+    if ceiling: res |= inprocess_ceiling(h, payloads)
+    res |= _batching_summary(res, max(concurrency))
     res['loadavg_end'] = list(os.getloadavg())
     print_bench('bench serve', {k: v for k, v in res.items() if k != 'runs'}, json_path)
-    print(f"  {'endpoint':<10} {'conc':>4} {'req':>5} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'5xx':>4} {'503':>4}")
+    print(f"  {'endpoint':<10} {'batched':>7} {'conc':>4} {'req':>5} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'5xx':>4} {'503':>4}")
     for r in res.get('runs', []):
-        print(f"  {r['endpoint']:<10} {r['concurrency']:>4} {r['requests']:>5} {r['req_per_s']:>7.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+        print(f"  {r['endpoint']:<10} {'yes' if r.get('batched', True) else 'no':>7} {r['concurrency']:>4} {r['requests']:>5} {r['req_per_s']:>7.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
               f"{r['p99_ms']:>8.1f} {r['errors']:>6} {r['http_5xx']:>4} {r['http_503']:>4}")
     if 'http_to_inprocess_ratio' in res:
         print(f"  /classify p50 at concurrency 1: {res['http_classify_p50_ms_c1']:.2f} ms over HTTP vs {res['inprocess_classify_p50_ms']:.2f} ms "
-              f"in-process = {res['http_to_inprocess_ratio']:.2f}x (target <= 1.5)")
+              f"in-process = {res['http_to_inprocess_ratio']:.2f}x (target <= 1.2)")
+    for k in ('ceiling_classify_img_s', 'classify_c16_vs_ceiling', 'batching_speedup_c16', 'search_c16_vs_ceiling', 'search_batching_speedup_c16'):
+        if res.get(k) is not None: print(f"  {k}: {res[k]:.2f}")
     return res
 
 # %% ../nbs/12a_serve_bench.ipynb #9a1b514e
 def _cli_bench(a) -> None:
     args = [x for k, v in [('--data', a.data), ('--models', a.models), ('--workers-threads', a.workers_threads),
                            ('--max-upload-mb', a.max_upload_mb), ('--max-pixels', a.max_pixels), ('--magenta', a.magenta),
-                           ('--unet', a.unet), ('--deeplab', a.deeplab), ('--styles', a.styles), ('--torch-threads', a.torch_threads)]
+                           ('--unet', a.unet), ('--deeplab', a.deeplab), ('--styles', a.styles), ('--torch-threads', a.torch_threads),
+                           ('--engine', a.engine), ('--onnx-threads', a.onnx_threads), ('--max-batch', a.max_batch),
+                           ('--batch-wait-ms', a.batch_wait_ms), ('--max-queue', a.max_queue)]
             if v is not None for x in (k, str(v))]
     bench_serve(a.url, args, a.data, a.photos, a.requests, a.concurrency, a.stylize_n, a.long, a.inprocess_n,
-                a.torch_threads, a.json, a.log)
+                a.torch_threads, a.json, a.log, not a.no_unbatched, not a.no_ceiling)
 
 def register_cli(commands, bench) -> None:
     "Add `bench serve` to the command line."
@@ -178,6 +247,8 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--stylize-n', type=int, default=4, help='requests to /stylize at concurrency 1 (default 4; 503s are counted apart)')
     b.add_argument('--long', type=int, default=0, help='also a soak run of this many requests at concurrency 16 (default 0 = none)')
     b.add_argument('--inprocess-n', type=int, default=100, help='interleaved in-process / HTTP /classify pairs for the ratio (default 100; 0 = skip)')
+    b.add_argument('--no-unbatched', action='store_true', help='skip the comparison run on a second server with --max-batch 1')
+    b.add_argument('--no-ceiling', action='store_true', help="skip the in-process ceiling (the models' own throughput at batch 1-32)")
     b.add_argument('--json', default=None, metavar='OUT', help='write the figures as JSON here (default: none)')
     b.add_argument('--log', default=None, metavar='FILE', help="append the started server's output here (default: discarded)")
     b.set_defaults(func=_cli_bench)

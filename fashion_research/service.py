@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'MASKS', 'ERROR_STATUSES', 'PAGE_CSP', 'PAGE_FILES', 'UploadError', 'read_upload', 'ServiceError',
-           'ServiceModels', 'load_models', 'product_record', 'classify_photo', 'search_photo', 'similar_products',
-           'outfit_of', 'suggest', 'garment_mask', 'stylize_photo', 'recolor_photo', 'page_file', 'create_app', 'serve',
-           'register_cli', 'rgb_to_lab', 'lab_to_rgb', 'parse_colour', 'recolor', 'product_mask', 'Suggester',
-           'outfit_histories', 'evaluate_suggestions', 'bench_suggest', 'sample_models', 'INDEX_NAME',
-           'CLASSIFIER_GLOB', 'UNET_GLOB']
+           'ServiceModels', 'load_models', 'product_record', 'classify_photos', 'classify_photo', 'search_photos',
+           'search_photo', 'similar_products', 'outfit_of', 'suggest', 'garment_mask', 'stylize_photo', 'recolor_photo',
+           'page_file', 'create_app', 'serve', 'register_cli', 'rgb_to_lab', 'lab_to_rgb', 'parse_colour', 'recolor',
+           'product_mask', 'Suggester', 'outfit_histories', 'evaluate_suggestions', 'bench_suggest', 'sample_models',
+           'INDEX_NAME', 'CLASSIFIER_GLOB', 'UNET_GLOB']
 
 # %% ../nbs/12_service.ipynb #78240bde
 import os, io, sys, json, time, math, asyncio, threading, warnings
@@ -30,6 +30,9 @@ from .colour import rgb_to_lab, lab_to_rgb, parse_colour, COLOUR_PATTERN
 from .recolouring import recolor, product_mask
 from .suggestions import Suggester, outfit_histories, evaluate_suggestions, bench_suggest
 from .sample_models import sample_models, INDEX_NAME, CLASSIFIER_GLOB, UNET_GLOB
+from .search import l2_normalize
+from .classifier_onnx import load_classifier_engine, CLASSIFIER_ENGINES
+from .batching import MicroBatcher, QueueFullError
 _all_ = ['rgb_to_lab', 'lab_to_rgb', 'parse_colour', 'recolor', 'product_mask', 'Suggester', 'outfit_histories',
          'evaluate_suggestions', 'bench_suggest', 'sample_models', 'INDEX_NAME', 'CLASSIFIER_GLOB', 'UNET_GLOB']   # their old home
 
@@ -91,6 +94,7 @@ class ServiceModels:
     def status(self) -> dict:
         "Each model with its weights label and file, and what is unavailable (for /health)."
         m = {f'classifier:{t}': {'arch': c.arch, 'classes': len(c.classes), 'image_size': c.image_size, 'weights': c.weights,
+                                 'engine': getattr(c, 'engine', 'torch'),
                                  'file': self.files.get(f'classifier:{t}')} for t, c in self.classifiers.items()}
         m['index'] = {'items': len(self.index), 'model': self.index.model, 'weights': self.index.weights,
                       'search': self.index.search_method, 'file': self.files.get('index')}
@@ -127,9 +131,10 @@ def _optional_segmenters(d: Path, unet, deeplab, device) -> tuple[dict, dict, di
     return segs, why, files
 
 # %% ../nbs/12_service.ipynb #fac773a0
-def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', styles_dir=None, device='cpu') -> ServiceModels:
-    "Load a models folder (see the table above); required files missing or unreadable raise an error naming them."
-    from fashion_research.classifiers import load_classifier
+def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', styles_dir=None, device='cpu',
+                engine: str = 'auto', onnx_threads: int = 1) -> ServiceModels:
+    """Load a models folder (see the table above); required files missing or unreadable raise an error naming them.
+    `engine` runs the classifiers: 'auto' (their current ONNX export when there is one, else PyTorch), 'torch' or 'onnx' (03e)."""
     d = Path(models_dir)
     if not d.is_dir(): raise FileNotFoundError(f"models folder {d} not found (see `fashion-research serve --help`)")
     cls_files = sorted(d.glob(CLASSIFIER_GLOB))
@@ -138,7 +143,7 @@ def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', 
                                 f"`fashion-research bench classify --data DIR --save {d}/classifier_masterCategory.pt`")
     classifiers, files = {}, {}
     for f in cls_files:
-        try: tc = load_classifier(f, device)
+        try: tc = load_classifier_engine(f, engine, device, onnx_threads)
         except Exception as e: raise ValueError(f"cannot load the classifier {f}: {type(e).__name__}: {e}") from None
         if tc.target in classifiers: raise ValueError(f"{f} and {files[f'classifier:{tc.target}']} both classify {tc.target!r}: keep one")
         classifiers[tc.target] = tc; files[f'classifier:{tc.target}'] = str(f)
@@ -184,18 +189,30 @@ def _records(models: ServiceModels, df: pd.DataFrame, cols=('rank', 'score')) ->
     return [product_record(models, pos[int(r['id'])], **{c: r[c] for c in cols if c in r}) for _, r in df.iterrows()]
 
 # %% ../nbs/12_service.ipynb #faaaf0cb
+def _top_classes(tc, p: np.ndarray, top: int) -> dict:
+    best = np.argsort(-p, kind='stable')[:max(1, top)]
+    return {'label': tc.classes[int(p.argmax())], 'top': [{'class': tc.classes[i], 'p': round(float(p[i]), 4)} for i in best],
+            'arch': tc.arch, 'weights': tc.weights}
+
+def classify_photos(models: ServiceModels, ims: list, tops: list) -> list[dict]:
+    "`classify_photo` of several photos at once: one forward pass per classifier for all of them."
+    P = {t: tc.predict_proba(ims, batch_size=max(1, len(ims)), workers=0) for t, tc in models.classifiers.items()}
+    return [{t: _top_classes(models.classifiers[t], P[t][i], top) for t in P} for i, top in enumerate(tops)]
+
 def classify_photo(models: ServiceModels, im: Image.Image, top: int = 3) -> dict:
     "Top classes with probabilities from every loaded classifier: {target: {label, top: [{class, p}], arch, weights}}."
-    out = {}
-    for target, tc in models.classifiers.items():
-        label, probs = tc.predict([im], workers=0)[0]
-        best = sorted(probs.items(), key=lambda kv: -kv[1])[:max(1, top)]
-        out[target] = {'label': label, 'top': [{'class': c, 'p': round(p, 4)} for c, p in best], 'arch': tc.arch, 'weights': tc.weights}
-    return out
+    return classify_photos(models, [im], [top])[0]
+
+def search_photos(models: ServiceModels, ims: list, ks: list) -> list[list[dict]]:
+    "`search_photo` of several photos at once: embedded in one forward pass, then each searched."
+    import torch
+    e = models.index.get_embedder(); tf = e.transform()
+    V = l2_normalize(e(torch.stack([tf(im.convert('RGB')) for im in ims])).numpy())
+    return [_records(models, models.index.similar(v, k)) for v, k in zip(V, ks)]
 
 def search_photo(models: ServiceModels, im: Image.Image, k: int = 10) -> list[dict]:
     "Visual search: the k indexed products most similar to a photo, best first, with score and catalog fields."
-    return _records(models, models.index.similar(im, k))
+    return search_photos(models, [im], [k])[0]
 
 def similar_products(models: ServiceModels, item_id: int, k: int = 10) -> list[dict]:
     "The k products most similar to an indexed one (itself and byte-identical photos excluded)."
@@ -289,7 +306,7 @@ class _BodyLimit:
 ERROR_STATUSES = {400: 'the upload is empty, truncated or damaged, or the body cannot be parsed', 404: 'no such product, or no photo file for it',
                   413: 'the upload is over the byte or pixel limit', 415: 'the upload is not an image',
                   422: 'a field is missing, of the wrong type or out of range, or the values cannot be used together',
-                  503: 'the model this needs is not loaded (the message says how to enable it)'}   # every error body: {"error": "..."}
+                  503: 'the model this needs is not loaded (the message says how to enable it), or the queue is full (retry after Retry-After seconds)'}   # every error body: {"error": "..."}
 
 PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
 PAGE_FILES = {'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8'}
@@ -299,9 +316,19 @@ def page_file(name: str) -> bytes:
     if name not in PAGE_FILES: raise FileNotFoundError(f"{name} is not one of the page's files {sorted(PAGE_FILES)}")
     return (resources.files('fashion_research')/'static'/name).read_bytes()
 
+def _batchers(models: ServiceModels, max_batch: int, wait_ms: float, max_queue: int) -> dict:
+    "A `MicroBatcher` each for /classify, /search and /segment (none when `max_batch` is 1: each request alone, in the pool)."
+    if max_batch <= 1: return {}
+    fns = {'classify': lambda items: classify_photos(models, *map(list, zip(*items))),
+           'search': lambda items: search_photos(models, *map(list, zip(*items))),
+           'segment': lambda items: [garment_mask(models, im, kind) for im, kind in items]}   # the segmenters take one photo
+    return {k: MicroBatcher(fn, max_batch, wait_ms, max_queue, k) for k, fn in fns.items()}
+
 def create_app(models: ServiceModels | None = None, models_dir=None, data=None, workers_threads: int = 2,
-               max_upload_mb: float = 10, max_pixels: int = MAX_PIXELS, **load_kw):
-    "The FastAPI application over `models` (else loaded from `models_dir`, else the sample models); see the endpoints below."
+               max_upload_mb: float = 10, max_pixels: int = MAX_PIXELS, max_batch: int = 16, batch_wait_ms: float = 0.0,
+               max_queue: int = 64, **load_kw):
+    """The FastAPI application over `models` (else loaded from `models_dir`, else the sample models); see the endpoints below.
+    /classify, /search and /segment are micro-batched (`max_batch`, `batch_wait_ms`, `max_queue`; `max_batch=1`: off)."""
     from typing import Literal
     from fastapi import FastAPI, File, Form, Query, UploadFile, Path as PathParam
     from fastapi.exceptions import RequestValidationError
@@ -313,13 +340,15 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
     pool = ThreadPoolExecutor(max(1, workers_threads), thread_name_prefix='inference')
     gates = {}   # one semaphore per event loop (TestClient may use several)
     started = time.time()
+    batchers = _batchers(models, max_batch, batch_wait_ms, max_queue)
     @asynccontextmanager
     async def lifespan(app):
         yield
+        for b in batchers.values(): b.close()
         pool.shutdown(wait=False, cancel_futures=True)
     app = FastAPI(title='fashion-research', version=__version__, lifespan=lifespan,
                   description='Categorization, visual search, outfits, personal suggestions and garment restyling over the study\'s models.')
-    app.state.models, app.state.pool = models, pool
+    app.state.models, app.state.pool, app.state.batchers = models, pool, batchers
 
     def fail(status: int, message: str): raise HTTPException(status, message)
 
@@ -330,6 +359,14 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
             try: return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
             except UploadError as e: fail(e.status, str(e))
             except ServiceError as e: fail(e.status, str(e))
+
+    async def batched(kind: str, fn, *item):
+        "`fn(models, *item)` through the `kind` batcher (503 with Retry-After when its queue is full), or alone in the pool."
+        if kind not in batchers: return await run(fn, models, *item)
+        try: fut = batchers[kind].submit(item)
+        except QueueFullError as e: raise HTTPException(503, str(e), headers={'Retry-After': str(math.ceil(e.retry_after_s))}) from None
+        try: return await asyncio.wrap_future(fut)
+        except ServiceError as e: fail(e.status, str(e))
 
     async def image_of(upload: UploadFile, field_name: str) -> Image.Image:
         data = await upload.read(max_bytes + 1)
@@ -366,6 +403,8 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
         "A required, non-empty file part."
         return File(..., description=description, json_schema_extra={'minLength': 1})
     UPLOAD_ERRORS = (400, 413, 415, 422)
+    retry = {'Retry-After': {'description': 'seconds to wait before retrying, when the queue is full', 'schema': {'type': 'integer'}}}
+    BUSY = {503: errors(503)[503] | {'headers': retry}}      # a batched route's 503: its queue is full
     PNG = {200: {'content': {'image/png': {}}, 'description': 'a PNG image'}}
     Mask = Literal[MASKS]                                   # the mask choices, an enum in the schema
     Painting = Literal[tuple(sorted(models.styles))]        # the bundled paintings' names, an enum
@@ -376,19 +415,20 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
     def health():
         "Status, uptime, memory, and each model with its weights label (and what is unavailable, with how to enable it)."
         return {'status': 'ok', 'version': __version__, 'uptime_s': round(time.time() - started, 1), 'rss_mb': _process_rss_mb(),
-                'workers_threads': workers_threads, 'max_upload_mb': max_upload_mb} | models.status()
+                'workers_threads': workers_threads, 'max_upload_mb': max_upload_mb,
+                'batching': {k: b.stats() for k, b in batchers.items()} or 'off (max_batch 1)'} | models.status()
 
-    @app.post('/classify', responses=errors(*UPLOAD_ERRORS))
+    @app.post('/classify', responses=errors(*UPLOAD_ERRORS) | BUSY)
     async def classify(file: UploadFile = upload('product photo'), top: int = Query(3, ge=1, le=50)):
         "Top classes with probabilities for each loaded classifier."
         im = await image_of(file, 'file')
-        return {'predictions': await run(classify_photo, models, im, top)}
+        return {'predictions': await batched('classify', classify_photo, im, top)}
 
-    @app.post('/search', responses=errors(*UPLOAD_ERRORS))
+    @app.post('/search', responses=errors(*UPLOAD_ERRORS) | BUSY)
     async def search(file: UploadFile = upload('photo to search with'), k: int = Query(10, ge=1, le=100)):
         "Visual search: the top-k products with score and catalog fields."
         im = await image_of(file, 'file')
-        return {'results': await run(search_photo, models, im, k)}
+        return {'results': await batched('search', search_photo, im, k)}
 
     @app.get('/products', responses=errors(422))
     def products(limit: int = Query(12, ge=1, le=200), seed: int = Query(0, ge=0, le=2**32 - 1)):
@@ -458,11 +498,13 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
         im = await image_of(file, 'file')
         return png(await run(recolor_photo, models, im, colour, mask, lightness, feather))
 
-    @app.post('/segment', response_class=Response, responses=PNG | errors(*UPLOAD_ERRORS, 503))
+    @app.post('/segment', response_class=Response, responses=PNG | errors(*UPLOAD_ERRORS) | BUSY)
     async def segment(file: UploadFile = upload('photo'), mask: Mask = Form('product', description='which segmenter')):
         "The garment mask (PNG, 255 garment / 0 background) at the photo's size."
+        try: _segmenter(models, mask)                      # an unavailable mask is refused before it queues
+        except ServiceError as e: fail(e.status, str(e))
         im = await image_of(file, 'file')
-        return png(await run(garment_mask, models, im, mask))
+        return png(await batched('segment', garment_mask, im, mask))
 
     return app
 
@@ -481,10 +523,18 @@ def _serve_args(p) -> None:
     p.add_argument('--deeplab', default='auto', help="DeepLab for mask=deeplab: 'auto' (cached torchvision weights, else the TFLite model), a .tflite file, or 'off' (default auto)")
     p.add_argument('--styles', default=None, metavar='DIR', help='more paintings for /stylize, named by file stem (default: the three drawn ones)')
     p.add_argument('--torch-threads', type=int, default=1, help='torch threads per inference (default 1)')
+    p.add_argument('--engine', default='auto', choices=CLASSIFIER_ENGINES, help="classifiers' engine: auto (their current ONNX "
+                   "export, else PyTorch), torch or onnx (default auto; write exports with `fashion-research export-classifier`)")
+    p.add_argument('--onnx-threads', type=int, default=1, help='onnxruntime threads per classifier (default 1)')
+    p.add_argument('--max-batch', type=int, default=16, help='/classify, /search, /segment: requests run together at most (default 16; 1 = each alone)')
+    p.add_argument('--batch-wait-ms', type=float, default=0.0, help='how long a batch waits for more requests (default 0: it takes what '
+                   'piled up while the previous batch ran)')
+    p.add_argument('--max-queue', type=int, default=64, help='requests waiting per batched route before 503 + Retry-After (default 64)')
 
 def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000, workers_threads: int = 2, max_upload_mb: float = 10,
           max_pixels: int = MAX_PIXELS, magenta=None, unet=None, deeplab='auto', styles_dir=None, torch_threads: int = 1,
-          log_level: str = 'warning') -> None:
+          log_level: str = 'warning', engine: str = 'auto', onnx_threads: int = 1, max_batch: int = 16, batch_wait_ms: float = 0.0,
+          max_queue: int = 64) -> None:
     "Load the models once and run the service under uvicorn (blocks until stopped)."
     import torch, uvicorn
     torch.set_num_threads(torch_threads)
@@ -495,15 +545,16 @@ def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000,
         if unet is None:
             from fashion_research.nst_unet import report_unet_checkpoint
             unet = report_unet_checkpoint()
-    with Timer() as t: models = load_models(models_dir, data, magenta, unet, deeplab, styles_dir)
-    app = create_app(models, workers_threads=workers_threads, max_upload_mb=max_upload_mb, max_pixels=max_pixels)
+    with Timer() as t: models = load_models(models_dir, data, magenta, unet, deeplab, styles_dir, engine=engine, onnx_threads=onnx_threads)
+    app = create_app(models, workers_threads=workers_threads, max_upload_mb=max_upload_mb, max_pixels=max_pixels,
+                     max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_queue=max_queue)
     print(f"fashion-research serve: models from {models_dir} loaded in {t.seconds:.1f} s; "
           f"unavailable: {', '.join(models.unavailable) or 'none'}; http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 def _cli_serve(a) -> None:
     serve(a.data, a.models, a.host, a.port, a.workers_threads, a.max_upload_mb, a.max_pixels, a.magenta, a.unet, a.deeplab,
-          a.styles, a.torch_threads, a.log_level)
+          a.styles, a.torch_threads, a.log_level, a.engine, a.onnx_threads, a.max_batch, a.batch_wait_ms, a.max_queue)
 
 def register_cli(commands, bench) -> None:
     "Add `serve` to the command line."

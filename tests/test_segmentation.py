@@ -1,5 +1,5 @@
 "Segmentation: mask metrics and conventions, the UNet learning the sample masks, checkpoints, backends, command line."
-import argparse, json, math
+import argparse, importlib.util, json, math
 import numpy as np
 import pytest
 import torch
@@ -187,3 +187,10 @@ def test_cli_segment_and_bench(sample_data, tmp_path):
     for k in ('iou_mean', 'dice_mean', 'n_test', 'train_s', 'infer_s_per_image'): assert k in j, k
     assert j['n_test'] == 3 and j['n_train'] == 41 and j['train_s'] > 0 and (tmp_path/'b.pt').exists()
     assert j['dice_mean'] >= j['iou_mean']
+    if importlib.util.find_spec('onnx'):     # --save writes the int8 export by default: the fast path is the default path
+        assert j['onnx_saved'] == str(tmp_path/'b.onnx') and (tmp_path/'b.onnx').exists()
+        from fashion_research.unet import _onnx_unet_session
+        assert _onnx_unet_session(tmp_path/'b.pt')[1]['precision'].startswith('int8')
+    a = _parser().parse_args(['bench', 'segment', '--data', str(sample_data/'segmentation'), '--model', 'unet', '--epochs', '1',
+                              '--size', '32', '48', '--batch-size', '8', '--max-test', '2', '--save', str(tmp_path/'c.pt'), '--no-export'])
+    assert 'onnx_saved' not in a.func(a) and not (tmp_path/'c.onnx').exists()

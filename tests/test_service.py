@@ -289,6 +289,9 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         assert codes == [200]*16
         res = sb.bench_serve(url, data=sample_data, requests=6, concurrency=(1, 2), stylize_n=1, inprocess_n=5)
         assert res['errors_total'] == 0 and res['http_5xx_total'] == 0 and res['http_to_inprocess_ratio'] > 0
+        assert res['ceiling_classify_img_s'] > 0 and res['ceiling_search_img_s'] > 0 and res['classify_c16_vs_ceiling'] > 0
+        assert set(res['ceiling_classify_by_batch']) == {1, 4, 8, 16, 32}
+        assert res['batching_speedup_c16'] is None       # a server at --url: no second, unbatched one to compare with
         assert {(r['endpoint'], r['concurrency']) for r in res['runs']} >= {('/classify', 1), ('/search', 2)}
         st = res['runs'][-1]
         assert st['endpoint'] == '/stylize' and st['requests'] == 1
@@ -298,6 +301,17 @@ def test_real_server_multipart_requests_and_bench(models_dir, sample_data, photo
         code = sb.stop_server(proc)
     assert proc.poll() is not None, 'the server did not stop'
     assert 'Traceback' not in log.read_text(errors='replace'), log.read_text()[-2000:]
+
+
+def test_bench_serve_compares_batched_unbatched_and_ceiling(models_dir, sample_data, tmp_path):
+    "`bench serve` started here: the same load on the batching server and on one with --max-batch 1, and the in-process ceiling."
+    res = sb.bench_serve(None, ['--models', models_dir, '--data', sample_data, '--deeplab', 'off', '--magenta', 'off'], sample_data,
+                         requests=12, concurrency=(1, 4), stylize_n=0, inprocess_n=3, json_path=tmp_path/'serve.json')
+    assert res['errors_total'] == 0 and res['http_5xx_total'] == 0
+    assert {(r['endpoint'], r['batched']) for r in res['runs']} == {(e, b) for e in ('/classify', '/search') for b in (True, False)}
+    assert res['batching_speedup_c16'] > 0 and res['search_batching_speedup_c16'] > 0 and res['top_concurrency'] == 4
+    assert res['classify_c16_req_s'] == next(r['req_per_s'] for r in res['runs'] if r['endpoint'] == '/classify' and r['concurrency'] == 4 and r['batched'])
+    assert json.loads((tmp_path/'serve.json').read_text())['classify_c16_req_s_unbatched'] > 0
 
 
 def test_serve_refuses_to_start_without_its_required_files(tmp_path):
