@@ -231,7 +231,7 @@ def _cli_bench(a) -> None:
                            ('--max-upload-mb', a.max_upload_mb), ('--max-pixels', a.max_pixels), ('--magenta', a.magenta),
                            ('--unet', a.unet), ('--deeplab', a.deeplab), ('--styles', a.styles), ('--torch-threads', a.torch_threads),
                            ('--engine', a.engine), ('--onnx-threads', a.onnx_threads), ('--max-batch', a.max_batch),
-                           ('--batch-wait-ms', a.batch_wait_ms), ('--max-queue', a.max_queue)]
+                           ('--batch-wait-ms', a.batch_wait_ms), ('--max-queue', a.max_queue), ('--onnx-precision', a.onnx_precision)]
             if v is not None for x in (k, str(v))]
     bench_serve(a.url, args, a.data, a.photos, a.requests, a.concurrency, a.stylize_n, a.long, a.inprocess_n,
                 a.torch_threads, a.json, a.log, not a.no_unbatched, not a.no_ceiling)

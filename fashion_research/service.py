@@ -31,7 +31,7 @@ from .recolouring import recolor, product_mask
 from .suggestions import Suggester, outfit_histories, evaluate_suggestions, bench_suggest
 from .sample_models import sample_models, INDEX_NAME, CLASSIFIER_GLOB, UNET_GLOB
 from .search import l2_normalize
-from .classifier_onnx import load_classifier_engine, CLASSIFIER_ENGINES
+from .classifier_onnx import load_classifier_engine, CLASSIFIER_ENGINES, ONNX_PRECISIONS
 from .batching import MicroBatcher, QueueFullError
 _all_ = ['rgb_to_lab', 'lab_to_rgb', 'parse_colour', 'recolor', 'product_mask', 'Suggester', 'outfit_histories',
          'evaluate_suggestions', 'bench_suggest', 'sample_models', 'INDEX_NAME', 'CLASSIFIER_GLOB', 'UNET_GLOB']   # their old home
@@ -132,7 +132,7 @@ def _optional_segmenters(d: Path, unet, deeplab, device) -> tuple[dict, dict, di
 
 # %% ../nbs/12_service.ipynb #fac773a0
 def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', styles_dir=None, device='cpu',
-                engine: str = 'auto', onnx_threads: int = 1) -> ServiceModels:
+                engine: str = 'auto', onnx_threads: int = 1, onnx_precision: str | None = None) -> ServiceModels:
     """Load a models folder (see the table above); required files missing or unreadable raise an error naming them.
     `engine` runs the classifiers: 'auto' (their current ONNX export when there is one, else PyTorch), 'torch' or 'onnx' (03e)."""
     d = Path(models_dir)
@@ -143,7 +143,7 @@ def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', 
                                 f"`fashion-research bench classify --data DIR --save {d}/classifier_masterCategory.pt`")
     classifiers, files = {}, {}
     for f in cls_files:
-        try: tc = load_classifier_engine(f, engine, device, onnx_threads)
+        try: tc = load_classifier_engine(f, engine, device, onnx_threads, onnx_precision)
         except Exception as e: raise ValueError(f"cannot load the classifier {f}: {type(e).__name__}: {e}") from None
         if tc.target in classifiers: raise ValueError(f"{f} and {files[f'classifier:{tc.target}']} both classify {tc.target!r}: keep one")
         classifiers[tc.target] = tc; files[f'classifier:{tc.target}'] = str(f)
@@ -526,6 +526,7 @@ def _serve_args(p) -> None:
     p.add_argument('--engine', default='auto', choices=CLASSIFIER_ENGINES, help="classifiers' engine: auto (their current ONNX "
                    "export, else PyTorch), torch or onnx (default auto; write exports with `fashion-research export-classifier`)")
     p.add_argument('--onnx-threads', type=int, default=1, help='onnxruntime threads per classifier (default 1)')
+    p.add_argument('--onnx-precision', default=None, choices=ONNX_PRECISIONS, help='which export the onnx engine runs (default: float32 when there is one, else int8)')
     p.add_argument('--max-batch', type=int, default=16, help='/classify, /search, /segment: requests run together at most (default 16; 1 = each alone)')
     p.add_argument('--batch-wait-ms', type=float, default=0.0, help='how long a batch waits for more requests (default 0: it takes what '
                    'piled up while the previous batch ran)')
@@ -534,7 +535,7 @@ def _serve_args(p) -> None:
 def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000, workers_threads: int = 2, max_upload_mb: float = 10,
           max_pixels: int = MAX_PIXELS, magenta=None, unet=None, deeplab='auto', styles_dir=None, torch_threads: int = 1,
           log_level: str = 'warning', engine: str = 'auto', onnx_threads: int = 1, max_batch: int = 16, batch_wait_ms: float = 0.0,
-          max_queue: int = 64) -> None:
+          max_queue: int = 64, onnx_precision: str | None = None) -> None:
     "Load the models once and run the service under uvicorn (blocks until stopped)."
     import torch, uvicorn
     torch.set_num_threads(torch_threads)
@@ -545,7 +546,8 @@ def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000,
         if unet is None:
             from fashion_research.nst_unet import report_unet_checkpoint
             unet = report_unet_checkpoint()
-    with Timer() as t: models = load_models(models_dir, data, magenta, unet, deeplab, styles_dir, engine=engine, onnx_threads=onnx_threads)
+    with Timer() as t: models = load_models(models_dir, data, magenta, unet, deeplab, styles_dir, engine=engine,
+                                            onnx_threads=onnx_threads, onnx_precision=onnx_precision)
     app = create_app(models, workers_threads=workers_threads, max_upload_mb=max_upload_mb, max_pixels=max_pixels,
                      max_batch=max_batch, batch_wait_ms=batch_wait_ms, max_queue=max_queue)
     print(f"fashion-research serve: models from {models_dir} loaded in {t.seconds:.1f} s; "
@@ -554,7 +556,7 @@ def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000,
 
 def _cli_serve(a) -> None:
     serve(a.data, a.models, a.host, a.port, a.workers_threads, a.max_upload_mb, a.max_pixels, a.magenta, a.unet, a.deeplab,
-          a.styles, a.torch_threads, a.log_level, a.engine, a.onnx_threads, a.max_batch, a.batch_wait_ms, a.max_queue)
+          a.styles, a.torch_threads, a.log_level, a.engine, a.onnx_threads, a.max_batch, a.batch_wait_ms, a.max_queue, a.onnx_precision)
 
 def register_cli(commands, bench) -> None:
     "Add `serve` to the command line."
