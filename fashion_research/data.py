@@ -4,25 +4,26 @@
 
 # %% ../nbs/01_data.ipynb #12ff8d76
 from __future__ import annotations
-import os, io, re, csv, math, shutil, tempfile, hashlib, zlib
-from dataclasses import dataclass, field
+import os, io, re, csv, hashlib, zlib
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 from .core import *
+from .sample_data import *   # the drawn sample dataset (01a); re-exported here, its old home
+_all_ = ['STYLE_COLUMNS', 'SAMPLE_ARTICLES', 'SAMPLE_COLOURS', 'draw_product', 'SEG_LABELS', 'SEG_LABELS_INV',
+         'NON_CLOTHING_LABELS', 'draw_person', 'write_seg_set', 'make_sample_data']   # their old home
 
 # %% auto #0
-__all__ = ['STYLE_COLUMNS', 'STUDY_CLASSES', 'require_dataset', 'SAMPLE_ARTICLES', 'SAMPLE_COLOURS', 'SEG_LABELS',
-           'SEG_LABELS_INV', 'NON_CLOTHING_LABELS', 'TYPE_SPLIT_MIN_PHOTOS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'DataNotFoundError', 'DataContractError', 'check_styles_header', 'read_styles', 'Catalog',
-           'validate_dataset', 'load_catalog', 'draw_product', 'draw_person', 'write_seg_set', 'make_sample_data',
+__all__ = ['STUDY_CLASSES', 'require_dataset', 'TYPE_SPLIT_MIN_PHOTOS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DataNotFoundError',
+           'DataContractError', 'check_styles_header', 'read_styles', 'Catalog', 'validate_dataset', 'load_catalog',
            'ensure_data', 'image_groups', 'split_catalog', 'image_transform', 'ImageDataset', 'make_loader',
-           'validate_seg_dataset', 'read_seg_dataset', 'binary_mask', 'bench_data', 'register_cli']
+           'validate_seg_dataset', 'read_seg_dataset', 'binary_mask', 'bench_data', 'register_cli', 'STYLE_COLUMNS',
+           'SAMPLE_ARTICLES', 'SAMPLE_COLOURS', 'draw_product', 'SEG_LABELS', 'SEG_LABELS_INV', 'NON_CLOTHING_LABELS',
+           'draw_person', 'write_seg_set', 'make_sample_data']
 
 # %% ../nbs/01_data.ipynb #60b7e8a2
-STYLE_COLUMNS = ['id', 'gender', 'masterCategory', 'subCategory', 'articleType', 'baseColour',
-                 'season', 'year', 'usage', 'productDisplayName']
 STUDY_CLASSES = ['Apparel', 'Footwear', 'Accessories']   # the study's three masterCategory classes
 
 # %% ../nbs/01_data.ipynb #d5bc2220
@@ -221,218 +222,6 @@ def load_catalog(root: str | os.PathLike | None = None, decode: bool = False, pr
     h = hashlib.sha1(file_sha1(root/'styles.csv').encode())
     for k in sorted(present): h.update(f'{k}:{present[k]};'.encode())
     return Catalog(root, items, styles, missing, unreadable, h.hexdigest())
-
-# %% ../nbs/01_data.ipynb #eb906426
-# articleType -> (masterCategory, subCategory, count in the sample, gender choices)
-SAMPLE_ARTICLES = {
-    'Tshirts': ('Apparel', 'Topwear', 110, 'MW'), 'Shirts': ('Apparel', 'Topwear', 70, 'MW'),
-    'Kurtas': ('Apparel', 'Topwear', 45, 'MW'), 'Jeans': ('Apparel', 'Bottomwear', 35, 'MW'),
-    'Track Pants': ('Apparel', 'Bottomwear', 20, 'MW'), 'Shorts': ('Apparel', 'Bottomwear', 18, 'MW'),
-    'Dresses': ('Apparel', 'Dress', 22, 'W'),
-    'Casual Shoes': ('Footwear', 'Shoes', 60, 'MW'), 'Sports Shoes': ('Footwear', 'Shoes', 40, 'MW'),
-    'Heels': ('Footwear', 'Shoes', 25, 'W'), 'Sandals': ('Footwear', 'Sandal', 20, 'MW'),
-    'Flip Flops': ('Footwear', 'Flip Flops', 20, 'MWU'),
-    'Watches': ('Accessories', 'Watches', 55, 'MWU'), 'Handbags': ('Accessories', 'Bags', 35, 'W'),
-    'Backpacks': ('Accessories', 'Bags', 15, 'U'), 'Sunglasses': ('Accessories', 'Eyewear', 25, 'MWU'),
-    'Belts': ('Accessories', 'Belts', 18, 'MW'), 'Caps': ('Accessories', 'Headwear', 12, 'MU'),
-    'Perfume and Body Mist': ('Personal Care', 'Fragrance', 20, 'MW'), 'Lipstick': ('Personal Care', 'Lips', 10, 'W'),
-    'Free Gifts': ('Free Items', 'Free Gifts', 3, 'U'),
-}
-SAMPLE_COLOURS = {'Black': (30, 30, 30), 'White': (236, 236, 232), 'Blue': (40, 90, 200), 'Navy Blue': (25, 35, 90),
-                  'Red': (200, 35, 40), 'Green': (40, 140, 60), 'Grey': (128, 128, 128), 'Brown': (120, 75, 40),
-                  'Pink': (235, 130, 170), 'Yellow': (235, 200, 40), 'Purple': (120, 50, 140), 'Beige': (215, 195, 160)}
-_GENDERS = {'M': 'Men', 'W': 'Women', 'U': 'Unisex'}
-_USAGE = {'Apparel': ['Casual', 'Casual', 'Formal', 'Ethnic', 'Sports'], 'Footwear': ['Casual', 'Sports', 'Formal'],
-          'Accessories': ['Casual', 'Casual', 'Formal'], 'Personal Care': ['Casual'], 'Free Items': ['Casual']}
-_BRANDS = ['Roadster', 'Nike', 'Puma', 'Fabindia', 'Titan', 'Fastrack', 'Lavie', 'Wrangler', 'Catwalk', 'Adidas']
-
-# %% ../nbs/01_data.ipynb #6f265214
-def _shape(article: str, c: tuple, W: int, H: int) -> Image.Image:
-    "Draw one product of `article` in colour `c`, centred on a transparent W x H canvas."
-    im = Image.new('RGBA', (W, H), (0, 0, 0, 0)); d = ImageDraw.Draw(im)
-    dark = tuple(max(0, v - 60) for v in c) + (255,); c = tuple(c) + (255,)
-    cx, w, h = W // 2, W, H
-    if article in ('Tshirts', 'Shirts', 'Kurtas'):
-        bottom = int(h * (0.93 if article == 'Kurtas' else 0.8)); sl = int(h * (0.62 if article != 'Tshirts' else 0.38))
-        d.polygon([(cx - w*.28, h*.18), (cx - w*.46, h*.3), (cx - w*.46 + 8, sl), (cx - w*.3, sl), (cx - w*.3, bottom),
-                   (cx + w*.3, bottom), (cx + w*.3, sl), (cx + w*.46 - 8, sl), (cx + w*.46, h*.3), (cx + w*.28, h*.18)], fill=c)
-        if article == 'Tshirts': d.ellipse([cx - 9, h*.14, cx + 9, h*.24], fill=(255, 255, 255, 255))
-        else:
-            d.polygon([(cx - 10, h*.17), (cx, h*.27), (cx + 10, h*.17)], fill=(250, 250, 250, 255))
-            for y in range(int(h*.3), bottom - 4, 9): d.ellipse([cx - 1.5, y, cx + 1.5, y + 3], fill=dark)
-    elif article in ('Jeans', 'Track Pants', 'Shorts'):
-        bottom = int(h * (0.5 if article == 'Shorts' else 0.92))
-        d.rectangle([cx - w*.3, h*.08, cx + w*.3, h*.15], fill=dark)
-        d.polygon([(cx - w*.3, h*.15), (cx + w*.3, h*.15), (cx + w*.32, bottom), (cx + 3, bottom), (cx, h*.38),
-                   (cx - 3, bottom), (cx - w*.32, bottom)], fill=c)
-        if article == 'Track Pants':
-            d.line([(cx - w*.29, h*.16), (cx - w*.31, bottom)], fill=(255, 255, 255, 255), width=3)
-            d.line([(cx + w*.29, h*.16), (cx + w*.31, bottom)], fill=(255, 255, 255, 255), width=3)
-    elif article == 'Dresses':
-        d.polygon([(cx - w*.16, h*.12), (cx + w*.16, h*.12), (cx + w*.13, h*.4), (cx + w*.4, h*.9), (cx - w*.4, h*.9),
-                   (cx - w*.13, h*.4)], fill=c)
-        d.line([(cx - w*.12, h*.12), (cx - w*.1, h*.04)], fill=dark, width=2); d.line([(cx + w*.12, h*.12), (cx + w*.1, h*.04)], fill=dark, width=2)
-    elif article in ('Casual Shoes', 'Sports Shoes'):
-        sole = 7 if article == 'Sports Shoes' else 4
-        d.polygon([(w*.1, h*.62), (w*.3, h*.45), (w*.52, h*.42), (w*.6, h*.5), (w*.88, h*.56), (w*.92, h*.66), (w*.1, h*.66)], fill=c)
-        d.rectangle([w*.08, h*.66, w*.93, h*.66 + sole], fill=(250, 250, 250, 255) if article == 'Sports Shoes' else dark)
-        if article == 'Sports Shoes': d.arc([w*.3, h*.48, w*.75, h*.7], 200, 340, fill=(255, 255, 255, 255), width=3)
-    elif article == 'Heels':
-        d.polygon([(w*.12, h*.45), (w*.3, h*.42), (w*.85, h*.7), (w*.88, h*.74), (w*.55, h*.72), (w*.2, h*.55)], fill=c)
-        d.rectangle([w*.14, h*.55, w*.2, h*.78], fill=dark)
-    elif article in ('Sandals', 'Flip Flops'):
-        d.ellipse([w*.3, h*.12, w*.7, h*.9], fill=dark)
-        if article == 'Sandals':
-            for y in (.3, .5, .7): d.rectangle([w*.28, h*y, w*.72, h*y + 6], fill=c)
-        else: d.line([(w*.33, h*.45), (cx, h*.22), (w*.67, h*.45)], fill=c, width=5)
-    elif article == 'Watches':
-        d.rectangle([cx - w*.12, h*.05, cx + w*.12, h*.95], fill=dark)
-        d.ellipse([cx - w*.27, h/2 - w*.27, cx + w*.27, h/2 + w*.27], fill=c)
-        d.ellipse([cx - w*.21, h/2 - w*.21, cx + w*.21, h/2 + w*.21], fill=(245, 245, 245, 255))
-        d.line([(cx, h/2), (cx, h/2 - w*.15)], fill=(0, 0, 0, 255), width=2); d.line([(cx, h/2), (cx + w*.1, h/2)], fill=(0, 0, 0, 255), width=2)
-    elif article == 'Handbags':
-        d.arc([cx - w*.22, h*.2, cx + w*.22, h*.55], 180, 360, fill=dark, width=5)
-        d.polygon([(cx - w*.35, h*.38), (cx + w*.35, h*.38), (cx + w*.42, h*.8), (cx - w*.42, h*.8)], fill=c)
-    elif article == 'Backpacks':
-        d.rounded_rectangle([cx - w*.3, h*.15, cx + w*.3, h*.88], radius=14, fill=c)
-        d.rounded_rectangle([cx - w*.2, h*.55, cx + w*.2, h*.8], radius=6, fill=dark)
-        d.arc([cx - w*.12, h*.06, cx + w*.12, h*.25], 180, 360, fill=dark, width=4)
-    elif article == 'Sunglasses':
-        d.ellipse([w*.08, h*.4, w*.46, h*.6], fill=c); d.ellipse([w*.54, h*.4, w*.92, h*.6], fill=c)
-        d.line([(w*.44, h*.46), (w*.56, h*.46)], fill=dark, width=3)
-    elif article == 'Belts':
-        d.rectangle([w*.04, h*.45, w*.96, h*.55], fill=c)
-        d.rectangle([w*.1, h*.42, w*.26, h*.58], outline=(190, 170, 60, 255), width=3)
-    elif article == 'Caps':
-        d.pieslice([cx - w*.35, h*.25, cx + w*.35, h*.85], 180, 360, fill=c)
-        d.ellipse([cx - w*.1, h*.52, cx + w*.48, h*.62], fill=dark)
-    elif article == 'Perfume and Body Mist':
-        d.rounded_rectangle([cx - w*.22, h*.35, cx + w*.22, h*.88], radius=8, fill=c)
-        d.rectangle([cx - w*.08, h*.2, cx + w*.08, h*.35], fill=(180, 180, 180, 255))
-    elif article == 'Lipstick':
-        d.rectangle([cx - w*.1, h*.45, cx + w*.1, h*.88], fill=(40, 40, 40, 255))
-        d.polygon([(cx - w*.08, h*.45), (cx + w*.08, h*.45), (cx + w*.08, h*.25), (cx - w*.08, h*.3)], fill=c)
-    else:  # Free Gifts: a wrapped box
-        d.rectangle([cx - w*.32, h*.3, cx + w*.32, h*.85], fill=c)
-        d.rectangle([cx - 4, h*.3, cx + 4, h*.85], fill=(250, 220, 60, 255)); d.rectangle([cx - w*.32, h*.52, cx + w*.32, h*.58], fill=(250, 220, 60, 255))
-    return im
-
-# %% ../nbs/01_data.ipynb #8aa19f2f
-def draw_product(article: str, colour: str, rng: np.random.Generator, size: tuple = (96, 128)) -> Image.Image:
-    "A product photo: the article in its base colour, jittered in scale, position and angle, on a near-white background."
-    W, H = size
-    rgb = np.clip(np.array(SAMPLE_COLOURS[colour]) + rng.integers(-15, 16, 3), 0, 255)
-    item = _shape(article, tuple(int(v) for v in rgb), W, H)
-    s = rng.uniform(0.82, 1.02)
-    item = item.resize((max(8, int(W*s)), max(8, int(H*s))), Image.BILINEAR).rotate(rng.uniform(-8, 8), Image.BILINEAR, expand=False)
-    bg = Image.new('RGBA', (W, H), tuple(int(v) for v in rng.integers(244, 256, 3)) + (255,))
-    ox = int((W - item.width)/2 + rng.integers(-5, 6)); oy = int((H - item.height)/2 + rng.integers(-5, 6))
-    bg.alpha_composite(item, (max(0, ox), max(0, oy)))
-    arr = np.asarray(bg.convert('RGB')).astype(np.int16) + rng.integers(-4, 5, (H, W, 1))
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).filter(ImageFilter.SMOOTH)
-
-# %% ../nbs/01_data.ipynb #28997e7b
-SEG_LABELS = {0: 'null', 14: 'dress', 19: 'hair', 25: 'jeans', 31: 'pants', 38: 'shirt', 39: 'shoes', 41: 'skin',
-              42: 'skirt', 51: 't-shirt'}   # a subset of Clothing Co-Parsing's label values
-SEG_LABELS_INV = {v: k for k, v in SEG_LABELS.items()}
-NON_CLOTHING_LABELS = ('null', 'hair', 'skin')
-
-# %% ../nbs/01_data.ipynb #c686785b
-def draw_person(rng: np.random.Generator, size: tuple = (128, 192)) -> tuple[Image.Image, np.ndarray]:
-    "A figure wearing a top and pants/skirt or a dress on a textured background, and its uint8 label map."
-    W, H = size
-    img = Image.new('RGB', (W, H)); lab = Image.new('L', (W, H), 0)
-    di, dl = ImageDraw.Draw(img), ImageDraw.Draw(lab)
-    base = rng.integers(60, 200, 3)
-    for y in range(0, H, 8):   # a striped, noisy background
-        di.rectangle([0, y, W, y + 8], fill=tuple(int(v) for v in np.clip(base + rng.integers(-25, 26, 3), 0, 255)))
-    skin = tuple(int(v) for v in rng.choice([[240, 200, 170], [200, 150, 110], [140, 95, 65]]))
-    hair = tuple(int(v) for v in rng.integers(10, 90, 3))
-    pal = list(SAMPLE_COLOURS.values()); top_c = tuple(pal[rng.integers(len(pal))]); bot_c = tuple(pal[rng.integers(len(pal))])
-    cx = W // 2 + int(rng.integers(-12, 13)); s = rng.uniform(0.85, 1.05); y0 = int(rng.integers(4, 16))
-    def box(x0, ya, x1, yb): return [cx + x0*s, y0 + ya*s, cx + x1*s, y0 + yb*s]
-    def put(shape, xy, colour, value, **kw):
-        getattr(di, shape)(xy, fill=colour, **kw); getattr(dl, shape)(xy, fill=value, **kw)
-    put('ellipse', box(-13, 0, 13, 30), skin, 41)                      # head
-    put('pieslice', box(-14, -2, 14, 22), hair, 19, start=180, end=360)
-    put('rectangle', box(-5, 28, 5, 36), skin, 41)                     # neck
-    kind = rng.choice(['shirt', 't-shirt', 'dress'])
-    put('rectangle', box(-34, 36, -24, 110), skin, 41); put('rectangle', box(24, 36, 34, 110), skin, 41)   # arms
-    put('rectangle', box(-16, 100, -3, 168), skin, 41); put('rectangle', box(3, 100, 16, 168), skin, 41)    # legs
-    if kind == 'dress':
-        put('polygon', [(cx - 22*s, y0 + 34*s), (cx + 22*s, y0 + 34*s), (cx + 34*s, y0 + 130*s), (cx - 34*s, y0 + 130*s)], bot_c, 14)
-    else:
-        sleeve = 75 if kind == 'shirt' else 52
-        put('rectangle', box(-35, 36, -22, sleeve), top_c, SEG_LABELS_INV[kind]); put('rectangle', box(22, 36, 35, sleeve), top_c, SEG_LABELS_INV[kind])
-        bottom = rng.choice(['pants', 'jeans', 'skirt'])
-        if bottom == 'skirt': put('polygon', [(cx - 22*s, y0 + 92*s), (cx + 22*s, y0 + 92*s), (cx + 30*s, y0 + 130*s), (cx - 30*s, y0 + 130*s)], bot_c, 42)
-        else:
-            put('rectangle', box(-20, 92, -1, 165), bot_c, SEG_LABELS_INV[bottom]); put('rectangle', box(1, 92, 20, 165), bot_c, SEG_LABELS_INV[bottom])
-        put('rectangle', box(-22, 34, 22, 96), top_c, SEG_LABELS_INV[kind])
-    shoe = tuple(int(v) for v in rng.integers(0, 80, 3))
-    put('rectangle', box(-20, 165, -2, 174), shoe, 39); put('rectangle', box(2, 165, 20, 174), shoe, 39)
-    arr = np.clip(np.asarray(img).astype(np.int16) + rng.integers(-6, 7, (H, W, 1)), 0, 255).astype(np.uint8)
-    return Image.fromarray(arr), np.asarray(lab)
-
-# %% ../nbs/01_data.ipynb #c73af668
-def write_seg_set(root: str | os.PathLike, n: int, rng: np.random.Generator) -> Path:
-    "Write `n` drawn figures and their label maps as a segmentation folder (images/, masks/, labels.csv)."
-    root = Path(root); (root/'images').mkdir(parents=True, exist_ok=True); (root/'masks').mkdir(exist_ok=True)
-    pd.DataFrame({'value': list(SEG_LABELS), 'name': list(SEG_LABELS.values())}).to_csv(root/'labels.csv', index=False)
-    for k in range(n):
-        im, lab = draw_person(rng)
-        im.save(root/'images'/f'{k:04d}.jpg', quality=92); Image.fromarray(lab).save(root/'masks'/f'{k:04d}.png')
-    return root
-
-# %% ../nbs/01_data.ipynb #bf71eaf3
-def _write_sample(root: Path, seed: int, seg_n: int) -> None:
-    "Write the sample dataset into `root` (which must be empty)."
-    rng = np.random.default_rng(seed)
-    (root/'images').mkdir(parents=True)
-    rows, ids = [], iter(rng.permutation(np.arange(10000, 10000 + 3000))[:1000].tolist())
-    for article, (master, sub, count, genders) in SAMPLE_ARTICLES.items():
-        for _ in range(count):
-            i = next(ids); g = _GENDERS[genders[rng.integers(len(genders))]]
-            colour = list(SAMPLE_COLOURS)[rng.integers(len(SAMPLE_COLOURS))]
-            season = ['Summer', 'Fall', 'Winter', 'Spring'][rng.integers(4)]
-            usage = _USAGE[master][rng.integers(len(_USAGE[master]))]
-            name = f"{_BRANDS[rng.integers(len(_BRANDS))]} {g} {colour} {article}"
-            rows.append([i, g, master, sub, article, colour, season, int(rng.integers(2010, 2018)), usage, name])
-            draw_product(article, colour, rng).save(root/'images'/f'{i}.jpg', quality=90)
-    order = rng.permutation(len(rows)); rows = [rows[k] for k in order]
-    # quirks, at fixed positions so they are the same for a given seed
-    for k in range(5, len(rows), 53): rows[k][6] = ''                  # missing season
-    for k in range(7, len(rows), 97): rows[k][7] = ''                  # missing year
-    for k in range(11, len(rows), 89): rows[k][8] = 'NA'               # usage 'NA', as in the real file
-    rows[13][5] = 'NA'                                                 # baseColour 'NA'
-    rows[3][9] = rows[3][9].replace(' ', ', ', 1)                      # one unquoted comma in the name
-    rows[21][9] = 'Tops, Tees, and More ' + rows[21][9]                # two unquoted commas
-    for k in (30, 31): (root/'images'/f'{rows[k][0]}.jpg').unlink()     # rows whose photo is missing
-    (root/'images'/f'{rows[40][0]}.jpg').write_bytes(b'\xff\xd8\xff\xe0 truncated, not an image')   # a corrupt photo
-    for a, b in ((50, 51), (60, 61), (70, 71)):                        # byte-identical duplicates across products
-        rows[b][2:6] = rows[a][2:6]
-        shutil.copyfile(root/'images'/f'{rows[a][0]}.jpg', root/'images'/f'{rows[b][0]}.jpg')
-    with open(root/'styles.csv', 'w', newline='') as f:   # unquoted, like Kaggle's file
-        f.write(','.join(STYLE_COLUMNS) + '\n')
-        for r in rows: f.write(','.join(str(v) for v in r) + '\n')
-    write_seg_set(root/'segmentation', seg_n, rng)
-
-# %% ../nbs/01_data.ipynb #3771e3b4
-def make_sample_data(root: str | os.PathLike | None = None, seed: int = 0, seg_n: int = 48, overwrite: bool = False) -> Path:
-    "Write the embedded sample dataset (Kaggle layout + `segmentation/`) to `root` (default `data/sample`), atomically."
-    root = Path(root) if root else sample_data_dir()
-    if root.exists():
-        if not overwrite and (root/'styles.csv').exists(): return root
-        shutil.rmtree(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix='.sample-'))
-    try:
-        _write_sample(tmp/'d', seed, seg_n)
-        try: (tmp/'d').rename(root)
-        except OSError:
-            if not (root/'styles.csv').exists(): raise   # another process finished first: keep theirs
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    return root
 
 # %% ../nbs/01_data.ipynb #152c088c
 def ensure_data(data: str | os.PathLike | None = None) -> Path:

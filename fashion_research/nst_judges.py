@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from .core import *
-from .nst_magenta import onnx_model_files
+from .magenta_stylizer import onnx_model_files
 
 # %% auto #0
 __all__ = ['JUDGE_STYLE_SIZE', 'style_embedding', 'style_gap_left', 'colour_distance', 'colour_gap_left', 'content_ssim',

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from fashion_research import nst_magenta as nm
+from fashion_research import magenta_stylizer as ms
 from conftest import shared_path
 
 
@@ -23,7 +24,7 @@ RED = Image.new('RGB', (90, 70), (255, 0, 0))
 
 def test_hub_calling_convention(toy):
     "tensorflow_hub.load(DIR) of the toy gives Magenta's `outputs = module(content, style)`, `outputs[0]` the image."
-    tf, hub = nm._import_tf()
+    tf, hub = ms._import_tf()
     m = hub.load(str(toy['hub']))
     out = m(tf.constant(np.full((1, 8, 6, 3), 0.2, np.float32)), tf.constant(np.ones((1, 16, 16, 3), np.float32)))
     np.testing.assert_allclose(out[0].numpy(), 0.6, atol=1e-6)
