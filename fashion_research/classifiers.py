@@ -13,6 +13,7 @@ from .core import *
 from .data import require_dataset, load_catalog, split_catalog
 from .classifier_model import *   # the models, training and checkpoints (03b); re-exported here, their old home
 from .classifier_model import _fit, _pixel_loader, _pixel_prep
+from .classifier_onnx import export_classifier, load_classifier_engine, CLASSIFIER_ENGINES
 _all_ = ['ClassifierNet', 'ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'preprocessing', 'build_classifier',
          'select_target', 'default_workers', 'load_pixels', 'normalise', 'TrainedClassifier',
          'class_weights_for', 'recalibrate_bn', 'PIXEL_AUGMENTATIONS', 'model_fingerprint',
@@ -184,7 +185,7 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
                    threads: int | None = None, progress: bool = True, split_by: str = 'random', augment='flip',
                    label_smoothing: float = 0.0, schedule: str = 'constant', title: bool = False,
-                   prior: bool = False, prior_size: int = 224) -> dict:
+                   prior: bool = False, prior_size: int = 224, export: bool = True) -> dict:
     """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
     (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON.
     `title=True` also trains the title model and the fusion (see `fusion_figures`): `title_accuracy`, `fused_accuracy`, ...;
@@ -238,6 +239,9 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
         res['saved'] = str(save_classifier(tc, save))
+        if export:    # the fast path is the default path: its ONNX exports beside it (03e), int8 calibrated on its training photos
+            try: res['onnx_saved'] = {k: str(v) for k, v in export_classifier(save, list(rows['image_path'][split.values == 'train'])).items()}
+            except ImportError as e: res['onnx_saved'] = None; print(f"bench classify: no ONNX export written ({e})")
         if tm is not None: res['saved_title'] = str(save_title_model(tm, save, fusions))
     if speed:
         res.update({f'speed_{k}': v for k, v in compare_speed(tc, rows[split.values == 'train']['image_path'], test_rows['image_path'],
@@ -252,10 +256,11 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     return res
 
 # %% ../nbs/03_classifiers.ipynb #51ab6de8
-def classify_images(images, model_path, top: int = 3, device=None, json_path=None, titles: dict | None = None) -> list[dict]:
+def classify_images(images, model_path, top: int = 3, device=None, json_path=None, titles: dict | None = None,
+                    engine: str = 'auto') -> list[dict]:
     """Predict each image with the checkpoint at `model_path`; print `image  label  p` and the top classes.
     `titles` ({image: title}): each image's photo fused with its title by the title model saved beside the checkpoint."""
-    tc = load_classifier(model_path, device)
+    tc = load_classifier_engine(model_path, engine, device)     # its current ONNX export when there is one (03e)
     P = tc.predict_proba(list(images))
     if titles is not None:
         tm, fusions = load_title_model(model_path, tc.classes)
@@ -278,7 +283,7 @@ def _classify_cmd(a) -> list[dict]:
     if a.title is not None and len(a.images) != 1:
         raise ValueError(f"--title TEXT goes with one IMAGE (got {len(a.images)}); for several, give --titles CSV with columns image,title")
     titles = {str(a.images[0]): a.title} if a.title is not None else read_titles_csv(a.titles, a.images) if a.titles else None
-    return classify_images(a.images, a.model, a.top, a.device, a.json, titles)
+    return classify_images(a.images, a.model, a.top, a.device, a.json, titles, a.engine)
 
 # %% ../nbs/03_classifiers.ipynb #ed297b4e
 def register_cli(commands, bench) -> None:
@@ -286,6 +291,8 @@ def register_cli(commands, bench) -> None:
     p = commands.add_parser('classify', help='predict the class of images with a saved classifier')
     p.add_argument('images', nargs='+', metavar='IMAGE'); p.add_argument('--model', required=True, metavar='PATH')
     p.add_argument('--top', type=int, default=3); p.add_argument('--device', default=None); p.add_argument('--json', default=None)
+    p.add_argument('--engine', default='auto', choices=CLASSIFIER_ENGINES,
+                   help="auto: the checkpoint's current ONNX export in onnxruntime when there is one, else PyTorch (default auto)")
     p.add_argument('--title', default=None, metavar='TEXT',
                    help="the product's title (with one IMAGE): fused with the title model saved beside --model by `bench classify --title --save`")
     p.add_argument('--titles', default=None, metavar='CSV',
@@ -305,6 +312,8 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--seed', type=int, default=0); b.add_argument('--workers', type=int, default=None)
     b.add_argument('--threads', type=int, default=None); b.add_argument('--cache-dir', default=None)
     b.add_argument('--no-speed', action='store_true', help='skip the side-by-side speed comparison')
+    b.add_argument('--export-onnx', action='store_true', help='with --save: write its ONNX exports beside it (the default)')
+    b.add_argument('--no-export', action='store_true', help='with --save: do not write its float32 and int8 ONNX exports beside it')
     b.add_argument('--speed-n', type=int, default=256); b.add_argument('--infer-n', type=int, default=512)
     b.add_argument('--split', default='random', choices=['random', 'id', 'type'],
                    help='test split: random (stratified), id (the newest 15%% of products by id) or type (whole article types held '
@@ -323,7 +332,7 @@ def register_cli(commands, bench) -> None:
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
         not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split, augment=a.augment,
         label_smoothing=a.label_smoothing, schedule=a.schedule, title=a.title,
-        prior=a.prior, prior_size=a.prior_size))
+        prior=a.prior, prior_size=a.prior_size, export=not a.no_export))
     l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
     l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
     l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')

@@ -67,15 +67,16 @@ def lite0_embedder(pretrained: bool = True, size: int = 224, device=None) -> Emb
                     LITE0_PREPROCESSING['mean'], LITE0_PREPROCESSING['std'])
 
 # %% ../nbs/04a_embeddings.ipynb #da6e98aa
-def classifier_embedder(path: str | os.PathLike, device=None, sha1: str | None = None) -> Embedder:
-    "Penultimate-layer features of a classifier checkpoint saved by 03_classifiers; `sha1` (from a saved spec) must match the file."
-    from fashion_research.classifier_model import load_classifier   # lazy: 03b is optional for this module
+def classifier_embedder(path: str | os.PathLike, device=None, sha1: str | None = None, engine: str = 'auto') -> Embedder:
+    """Penultimate-layer features of a classifier checkpoint saved by 03_classifiers; `sha1` (from a saved spec) must match the file.
+    `engine` (03e): 'auto' runs its current ONNX export in onnxruntime when there is one, else PyTorch; 'torch'; 'onnx'."""
+    from fashion_research.classifier_onnx import load_classifier_engine   # lazy: 03b/03e are optional for this module
     path = Path(path).expanduser().resolve()
     digest = file_sha1(path)
     if sha1 and sha1 != digest:
         raise ValueError(f"{path} changed since the vectors were made (SHA-1 {digest[:12]}, expected {sha1[:12]}): "
                          f"rebuild the index with this checkpoint, or pass the original file")
-    tc = load_classifier(path, device)
+    tc = load_classifier_engine(path, engine, device)
     model = getattr(tc, 'model', None)
     if model is not None and hasattr(model, 'eval'): model.eval()
     return Embedder(f'{tc.arch}-penultimate', tc.embed, int(tc.image_size),

@@ -1,5 +1,5 @@
 "Classifiers: every architecture builds and learns, the pretrained path through $TORCH_HOME, checkpoints, CLI, real data (opt-in)."
-import argparse, contextlib, io, json
+import argparse, importlib.util, contextlib, io, json
 from pathlib import Path
 import numpy as np
 import pytest
@@ -126,6 +126,14 @@ def test_cli_bench_and_classify(sample_data, tmp_path):
     assert line[0] == img and line[1] in res['classes']
     c = json.loads((tmp_path/'c.json').read_text())
     assert abs(sum(c[0]['probabilities'].values()) - 1) < 1e-4
+    if importlib.util.find_spec('onnx'):     # --save wrote the exports; classify ran the float32 one (auto), as PyTorch would
+        assert set(res['onnx_saved']) == {'float32', 'int8'} and (tmp_path/'m.int8.onnx').exists()
+        a = ap.parse_args(['classify', img, '--model', str(tmp_path/'m.pt'), '--engine', 'torch', '--json', str(tmp_path/'t.json')])
+        with contextlib.redirect_stdout(io.StringIO()): a.func(a)
+        t = json.loads((tmp_path/'t.json').read_text())[0]['probabilities']
+        assert max(abs(t[k] - v) for k, v in c[0]['probabilities'].items()) < 1e-5
+        from fashion_research.classifier_onnx import load_classifier_engine
+        assert load_classifier_engine(tmp_path/'m.pt').engine == 'onnxruntime float32'
 
 
 def test_bad_image_names_the_file(catalog, tmp_path):
