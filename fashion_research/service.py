@@ -316,13 +316,13 @@ def page_file(name: str) -> bytes:
     if name not in PAGE_FILES: raise FileNotFoundError(f"{name} is not one of the page's files {sorted(PAGE_FILES)}")
     return (resources.files('fashion_research')/'static'/name).read_bytes()
 
-def _batchers(models: ServiceModels, max_batch: int, wait_ms: float, max_queue: int) -> dict:
+def _batchers(models: ServiceModels, max_batch: int, wait_ms: float, max_queue: int, workers: int = 2) -> dict:
     "A `MicroBatcher` each for /classify, /search and /segment (none when `max_batch` is 1: each request alone, in the pool)."
     if max_batch <= 1: return {}
     fns = {'classify': lambda items: classify_photos(models, *map(list, zip(*items))),
            'search': lambda items: search_photos(models, *map(list, zip(*items))),
            'segment': lambda items: [garment_mask(models, im, kind) for im, kind in items]}   # the segmenters take one photo
-    return {k: MicroBatcher(fn, max_batch, wait_ms, max_queue, k) for k, fn in fns.items()}
+    return {k: MicroBatcher(fn, max_batch, wait_ms, max_queue, k, workers=workers) for k, fn in fns.items()}
 
 def create_app(models: ServiceModels | None = None, models_dir=None, data=None, workers_threads: int = 2,
                max_upload_mb: float = 10, max_pixels: int = MAX_PIXELS, max_batch: int = 16, batch_wait_ms: float = 0.0,
@@ -340,7 +340,7 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
     pool = ThreadPoolExecutor(max(1, workers_threads), thread_name_prefix='inference')
     gates = {}   # one semaphore per event loop (TestClient may use several)
     started = time.time()
-    batchers = _batchers(models, max_batch, batch_wait_ms, max_queue)
+    batchers = _batchers(models, max_batch, batch_wait_ms, max_queue, max(1, workers_threads))   # one batch per inference thread
     @asynccontextmanager
     async def lifespan(app):
         yield
