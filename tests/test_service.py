@@ -326,3 +326,31 @@ def test_personal_suggestions_beat_random_offline(models):
     ev = sv.evaluate_suggestions(models.index, hist, 10, seed=3).set_index('scorer')
     assert ev.loc['suggestions (taste + fit, variety)', 'mean_percentile'] > 0.6
     assert ev.loc['random', 'mean_percentile'] == 0.5
+
+
+def test_classify_title_field_fuses_with_the_title_model(models_dir, sample_data, photo, tmp_path):
+    "/classify's optional `title` is fused with the photo by a classifier whose title model was saved beside it."
+    import shutil
+    from fashion_research.data import load_catalog
+    from fashion_research.title import fit_title_model, save_title_model
+    d = tmp_path/'m'; shutil.copytree(models_dir, d)
+    ck = d/'classifier_masterCategory.pt'
+    m0 = sv.load_models(d, data=sample_data, deeplab='off', magenta='off')
+    tc = m0.classifiers['masterCategory']
+    items = load_catalog(sample_data, progress=False).items
+    rows = items[items['masterCategory'].isin(tc.classes)]
+    tm = fit_title_model(rows['productDisplayName'], rows['masterCategory'], tc.classes)
+    save_title_model(tm, ck, {'fused': {'sources': ['image', 'title'], 'weights': [0.0, 1.0]}})   # the title alone decides
+    m = sv.load_models(d, data=sample_data, deeplab='off', magenta='off')
+    c = TestClient(sv.create_app(m))
+    assert c.get('/health').json()['models']['classifier:masterCategory']['title_model'] is True
+    for cls in tc.classes:
+        title = rows[rows['masterCategory'] == cls]['productDisplayName'].iloc[0]
+        want = tc.classes[int(tm.predict_proba([title])[0].argmax())]
+        r = c.post('/classify', files={'file': ('p.jpg', photo, 'image/jpeg')}, data={'title': title}).json()['predictions']
+        assert r['masterCategory']['title_used'] is True and r['masterCategory']['label'] == want
+    r = c.post('/classify', files={'file': ('p.jpg', photo, 'image/jpeg')}).json()['predictions']
+    assert r['masterCategory']['title_used'] is False
+    assert 'title' in c.get('/openapi.json').text
+    ck.write_bytes(ck.read_bytes() + b'\0')       # the classifier changed: its title model no longer belongs to it
+    with pytest.raises(ValueError, match='title model'): sv.load_models(d, data=sample_data, deeplab='off', magenta='off')
