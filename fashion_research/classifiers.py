@@ -55,6 +55,7 @@ def evaluate(tc: TrainedClassifier, items: pd.DataFrame, majority_class: str | N
 # %% ../nbs/03_classifiers.ipynb #b8a4d5ff
 def plot_confusion(metrics_by_model: dict, normalise_rows: bool = True, cols: int = 2):
     "A grid of confusion matrices, one per model: {title: evaluate(...) result}; rows are true classes."
+    import matplotlib.pyplot as plt
     n = len(metrics_by_model); cols = min(cols, n); rows = math.ceil(n/cols)
     k = len(next(iter(metrics_by_model.values()))['classes'])
     side = max(3.6, 0.45*k + 2)

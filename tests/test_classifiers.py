@@ -1,5 +1,5 @@
 "Classifiers: every architecture builds and learns, the pretrained path through $TORCH_HOME, checkpoints, CLI, real data (opt-in)."
-import argparse, importlib.util, contextlib, io, json
+import argparse, importlib.util, contextlib, io, json, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -150,3 +150,12 @@ def test_real_data_pixels_opt_in():
     assert classes == ['Accessories', 'Apparel', 'Footwear'] and len(rows) == 9534
     px = load_pixels(rows['image_path'][:8], 64, workers=0)
     assert px.shape == (8, 3, 64, 64) and px.float().std() > 10
+
+
+def test_plot_confusion_works_outside_a_notebook():
+    "The library imports what it plots with (a notebook's own `plt` must not be needed)."
+    r = subprocess.run([sys.executable, '-c', "import matplotlib; matplotlib.use('Agg')\n"
+                        "from fashion_research.classifiers import plot_confusion\n"
+                        "f = plot_confusion({'m': {'classes': ['x', 'y'], 'confusion': [[3, 1], [0, 4]], 'accuracy': 0.875, 'macro_f1': 0.87}})\n"
+                        "print(len(f.axes))"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and int(r.stdout.split()[-1]) >= 1, r.stderr[-2000:]
