@@ -308,12 +308,15 @@ def package_version(dist: str) -> str:
     except metadata.PackageNotFoundError: return '?'
 
 # %% ../nbs/00_core.ipynb #841ae1fa
-def onnx_cpu_session(path: str | os.PathLike, threads: int = 2, spinning: bool = True):
+def onnx_cpu_session(path: str | os.PathLike, threads: int = 2, spinning: bool = True, mem_pattern: bool = True):
     """An onnxruntime session for the model at `path` on the CPU: `threads` intra-op threads, one inter-op, quiet logs.
-    `spinning=False` lets idle threads sleep, for a small network run between calls of a big one on the same cores."""
+    `spinning=False` lets idle threads sleep, for a small network run between calls of a big one on the same cores.
+    `mem_pattern=False` for inputs whose shape varies (batches of any size): onnxruntime keeps a memory plan per input
+    shape, which grows the process with every new batch size (measured in 03e)."""
     import onnxruntime as ort
     so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 3
     if not spinning: so.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    so.enable_mem_pattern = mem_pattern
     return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
 
 # %% ../nbs/00_core.ipynb #77868320

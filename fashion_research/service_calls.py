@@ -19,7 +19,8 @@ from .suggestions import Suggester
 
 # %% auto #0
 __all__ = ['MASKS', 'ServiceError', 'ServiceModels', 'product_record', 'classify_photos', 'classify_photo', 'search_photos',
-           'search_photo', 'similar_products', 'outfit_of', 'suggest', 'garment_mask', 'stylize_photo', 'recolor_photo']
+           'search_photo', 'similar_products', 'outfit_of', 'suggest', 'warm_batches', 'garment_mask', 'stylize_photo',
+           'recolor_photo']
 
 # %% ../nbs/12c_service_calls.ipynb #ea60dc88
 class ServiceError(Exception):
@@ -138,6 +139,14 @@ def suggest(models: ServiceModels, history: list[int], k: int = 10) -> list[dict
     except KeyError as e: raise ServiceError(404, str(e.args[0])) from None
     except ValueError as e: raise ServiceError(422, str(e)) from None
     return _records(models, df, ('rank', 'score', 'taste', 'fit'))
+
+def warm_batches(models: ServiceModels, max_batch: int) -> list[int]:
+    """Run the classifiers and the index's backbone once at `max_batch` photos, then at 1: the runtime's memory for the
+    largest batch is taken at start, not during the first busy minute (measured in 12a). Returns the sizes run."""
+    im = Image.new('RGB', (64, 64), (200, 200, 200)); sizes = sorted({max(1, int(max_batch)), 1}, reverse=True)
+    for n in sizes:
+        classify_photos(models, [im]*n, [1]*n); search_photos(models, [im]*n, [1]*n)
+    return sizes
 
 # %% ../nbs/12c_service_calls.ipynb #2532cbc4
 def _segmenter(models: ServiceModels, kind: str):
