@@ -182,6 +182,7 @@ def normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
 # %% ../nbs/03b_classifier_model.ipynb #70817de7
 class TrainedClassifier:
     "A classifier with everything needed to use it: model, arch, classes, target column, preprocessing, weights provenance."
+    engine = 'torch'                    # what runs it (`classifier_onnx.OnnxClassifier`: onnxruntime)
     def __init__(self, model: ClassifierNet, arch: str, classes: Sequence[str], target: str, image_size: int,
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, weights: str = 'random init', info: dict | None = None):
         self.model, self.arch, self.classes, self.target = model.eval(), arch, [str(c) for c in classes], target

@@ -13,9 +13,8 @@ import torch
 from torch import nn
 from .core import *
 from .core import _calibration_files
-from .data import ensure_data, require_dataset, load_catalog, split_catalog
-from .classifier_model import (TrainedClassifier, build_classifier, load_classifier, save_classifier, load_pixels,
-                                          select_target)
+from .data import require_dataset, load_catalog, split_catalog
+from .classifier_model import TrainedClassifier, load_classifier, load_pixels, select_target
 
 # %% auto #0
 __all__ = ['CLASSIFIER_ENGINES', 'ONNX_PRECISIONS', 'classifier_onnx_paths', 'export_classifier', 'onnx_classifier_session',
@@ -118,7 +117,6 @@ def load_classifier_engine(path, engine: str = 'auto', device=None, threads: int
     if engine not in CLASSIFIER_ENGINES: raise ValueError(f"engine must be one of {CLASSIFIER_ENGINES}, not {engine!r}")
     if precision not in (None,) + ONNX_PRECISIONS: raise ValueError(f"precision must be one of {ONNX_PRECISIONS}, not {precision!r}")
     tc = load_classifier(path, 'cpu' if engine == 'onnx' else device)
-    tc.engine = 'torch'
     if engine == 'torch' or tc.device.type != 'cpu': return tc
     why = []
     for p in ([precision] if precision else ONNX_PRECISIONS):
@@ -164,12 +162,12 @@ def bench_classifier_engines(model, data=None, test_data=None, split_by: str = '
     torch.set_num_threads(threads)
     tc = load_classifier(model, 'cpu')
     rows, train = _test_rows(tc, data, test_data, split_by)
-    for precision in ONNX_PRECISIONS:
-        if onnx_classifier_session(model, precision)[0] is None:
-            print(f"bench classifier-engines: exporting {model} (int8 calibrated on {min(n_calibration, len(train))} training photos)")
-            export_classifier(model, train, n_calibration); break
-    engines = {'torch': tc} | {p: OnnxClassifier(tc, onnx_classifier_session(model, p, threads)[0], p, classifier_onnx_paths(model)[p])
-                               for p in ('float32', 'int8')}
+    sessions = {p: onnx_classifier_session(model, p, threads)[0] for p in ONNX_PRECISIONS}
+    if any(s is None for s in sessions.values()):
+        print(f"bench classifier-engines: exporting {model} (int8 calibrated on {min(n_calibration, len(train))} training photos)")
+        export_classifier(model, train, n_calibration)
+        sessions = {p: onnx_classifier_session(model, p, threads)[0] for p in ONNX_PRECISIONS}
+    engines = {'torch': tc} | {p: OnnxClassifier(tc, s, p, classifier_onnx_paths(model)[p]) for p, s in sessions.items()}
     y = np.array([tc.classes.index(c) for c in rows[tc.target]])
     px = load_pixels(list(rows['image_path']), tc.image_size, progress=True)
     x = tc.prepare(px).numpy()

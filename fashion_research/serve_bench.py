@@ -77,13 +77,15 @@ def load_run(url: str, endpoint: str, payloads: list[bytes], n: int, concurrency
             'http_503': sum(c == 503 for c in codes), 'no_response': sum(c is None for c in codes)}
 
 # %% ../nbs/12a_serve_bench.ipynb #c24e7406
+def _classifiers(files, engine: str, device='cpu') -> dict:
+    "{target: classifier} of checkpoint files, each on `engine` (as the server loads them)."
+    from fashion_research.classifier_onnx import load_classifier_engine
+    return {tc.target: tc for tc in (load_classifier_engine(f, engine, device) for f in files)}
+
 def paired_classify_ms(url: str, classifier_files, payloads: list[bytes], n: int = 100, device='cpu', engine: str = 'torch') -> dict:
     "Median ms of /classify over HTTP and of the same work in this process (`read_upload` + `classify_photo`, same checkpoints), interleaved photo by photo."
     import httpx
-    from fashion_research.classifier_onnx import load_classifier_engine
-    cls = {}
-    for f in classifier_files: tc = load_classifier_engine(f, engine, device); cls[tc.target] = tc
-    m = types.SimpleNamespace(classifiers=cls)
+    m = types.SimpleNamespace(classifiers=_classifiers(classifier_files, engine, device))
     local, http = [], []
     with httpx.Client(timeout=120) as c:
         def post(p): return c.post(url + '/classify', files={'file': ('photo.jpg', p, 'image/jpeg')}).status_code
@@ -107,13 +109,10 @@ def _server_engine(health: dict) -> str:
 def inprocess_ceiling(health: dict, payloads: list[bytes], batches=CEILING_BATCHES, n: int = 64, device='cpu') -> dict:
     """The models' own ceiling: images per second of decode + preprocessing + every classifier (and, apart, + embedding +
     search), in this process, on the server's files and engine, at each batch size; the best of each."""
-    from fashion_research.classifier_onnx import load_classifier_engine
     from fashion_research.recommender import SimilarityIndex
     files = {k: v['file'] for k, v in health['models'].items() if v.get('file')}
     engine = _server_engine(health)
-    cls = {}
-    for k, f in files.items():
-        if k.startswith('classifier:'): tc = load_classifier_engine(f, engine, device); cls[tc.target] = tc
+    cls = _classifiers([f for k, f in files.items() if k.startswith('classifier:')], engine, device)
     m = types.SimpleNamespace(classifiers=cls, index=SimilarityIndex.load(files['index']) if 'index' in files else None)
     if m.index is not None: m.index.get_embedder()
     def rate(fn, b: int) -> float:

@@ -51,7 +51,7 @@ class ServiceModels:
     def status(self) -> dict:
         "Each model with its weights label and file, and what is unavailable (for /health)."
         m = {f'classifier:{t}': {'arch': c.arch, 'classes': len(c.classes), 'image_size': c.image_size, 'weights': c.weights,
-                                 'engine': getattr(c, 'engine', 'torch'), 'title_model': t in self.titles,
+                                 'engine': c.engine, 'title_model': t in self.titles,
                                  'file': self.files.get(f'classifier:{t}')} for t, c in self.classifiers.items()}
         m['index'] = {'items': len(self.index), 'model': self.index.model, 'weights': self.index.weights,
                       'search': self.index.search_method, 'file': self.files.get('index')}
