@@ -55,6 +55,7 @@ def evaluate(tc: TrainedClassifier, items: pd.DataFrame, majority_class: str | N
 # %% ../nbs/03_classifiers.ipynb #b8a4d5ff
 def plot_confusion(metrics_by_model: dict, normalise_rows: bool = True, cols: int = 2):
     "A grid of confusion matrices, one per model: {title: evaluate(...) result}; rows are true classes."
+    import textwrap
     import matplotlib.pyplot as plt
     n = len(metrics_by_model); cols = min(cols, n); rows = math.ceil(n/cols)
     k = len(next(iter(metrics_by_model.values()))['classes'])
@@ -71,7 +72,7 @@ def plot_confusion(metrics_by_model: dict, normalise_rows: bool = True, cols: in
             for i in range(cm.shape[0]):
                 for j in range(cm.shape[1]):
                     ax.text(j, i, int(cm[i, j]), ha='center', va='center', fontsize=9, color='white' if show[i, j] > 0.6 else 'black')
-        ax.set_title(f"{title}\nacc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}", fontsize=10)
+        ax.set_title(f"{textwrap.fill(title, 44)}\nacc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}", fontsize=10)   # long weights labels wrap
         ax.set_xlabel('predicted'); ax.set_ylabel('true')
     for ax in list(axes.flat)[n:]: ax.axis('off')
     fig.tight_layout()
