@@ -206,13 +206,19 @@ class TrainedClassifier:
         return normalise(pixels.to(self.device), self.mean, self.std)
 
     @torch.no_grad()
-    def predict_proba(self, images, batch_size: int = 64, workers: int | None = 0) -> np.ndarray:
-        "Class probabilities (N, classes) for image paths or PIL images."
+    def predict_proba(self, images, batch_size: int = 64, workers: int | None = 0, flip: bool = False) -> np.ndarray:
+        "Class probabilities (N, classes) for image paths or PIL images; `flip`: averaged with the mirrored photo's (test-time flip)."
         images = [images] if isinstance(images, (str, os.PathLike, Image.Image)) else list(images)
         self.model.eval()
-        out = [torch.softmax(self.model(self.prepare(xb)), 1).cpu()
-               for xb in _pixel_loader(images, self.image_size, batch_size, workers)]
+        out = [self.proba_of_batch(xb, flip) for xb in _pixel_loader(images, self.image_size, batch_size, workers)]
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
+
+    @torch.no_grad()
+    def proba_of_batch(self, pixels: torch.Tensor, flip: bool = False) -> torch.Tensor:
+        "Softmax probabilities of a uint8 pixel batch; `flip`: the mean of the photo's and its left-right mirror's."
+        x = self.prepare(pixels)
+        p = torch.softmax(self.model(x), 1)
+        return ((p + torch.softmax(self.model(x.flip(-1)), 1))/2 if flip else p).cpu()
 
     def predict(self, images, batch_size: int = 64, workers: int | None = 0) -> list[tuple[str, dict]]:
         "For each image (path or PIL image): (predicted label, {class: probability})."

@@ -21,24 +21,26 @@ _all_ = ['ClassifierNet', 'ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'preprocessi
          'load_classifier']   # their old home
 
 # %% auto #0
-__all__ = ['FUSIONS', 'evaluate', 'plot_confusion', 'compare_speed', 'fusion_figures', 'bench_classify', 'classify_images',
-           'register_cli', 'ClassifierNet', 'ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'preprocessing',
-           'build_classifier', 'select_target', 'default_workers', 'load_pixels', 'normalise', 'TrainedClassifier',
-           'class_weights_for', 'recalibrate_bn', 'PIXEL_AUGMENTATIONS', 'model_fingerprint', 'default_cache_dir',
-           'cached_features', 'train_classifier', 'CHECKPOINT_FORMAT', 'save_classifier', 'load_classifier']
+__all__ = ['FUSIONS', 'evaluate', 'plot_confusion', 'compare_speed', 'fusion_figures', 'hierarchical_figures', 'bench_classify',
+           'classify_images', 'register_cli', 'ClassifierNet', 'ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES',
+           'preprocessing', 'build_classifier', 'select_target', 'default_workers', 'load_pixels', 'normalise',
+           'TrainedClassifier', 'class_weights_for', 'recalibrate_bn', 'PIXEL_AUGMENTATIONS', 'model_fingerprint',
+           'default_cache_dir', 'cached_features', 'train_classifier', 'CHECKPOINT_FORMAT', 'save_classifier',
+           'load_classifier']
 
 # %% ../nbs/03_classifiers.ipynb #3f320133
 @torch.no_grad()
 def evaluate(tc: TrainedClassifier, items: pd.DataFrame, majority_class: str | None = None, batch_size: int = 64,
-             workers: int | None = None) -> dict:
-    "Metrics of `tc` on `items` (rows with `image_path` and `tc.target`); rows whose label is not in `tc.classes` are dropped."
+             workers: int | None = None, flip: bool = False) -> dict:
+    """Metrics of `tc` on `items` (rows with `image_path` and `tc.target`); rows whose label is not in `tc.classes` are dropped.
+    `flip`: test-time flip (each photo's probabilities averaged with its mirror's)."""
     from sklearn.metrics import accuracy_score, f1_score, classification_report, confusion_matrix
     rows, _ = select_target(items, tc.target, tc.classes)
     y = np.array([tc.classes.index(c) for c in rows[tc.target]], dtype=int)
     tc.model.eval(); probs = []
     with Timer() as t:
         for xb in _pixel_loader(list(rows['image_path']), tc.image_size, batch_size, workers):
-            probs.append(torch.softmax(tc.model(tc.prepare(xb)), 1).cpu())
+            probs.append(tc.proba_of_batch(xb, flip))
     p = torch.cat(probs).numpy() if probs else np.zeros((0, len(tc.classes)))
     pred = p.argmax(1); labels = list(range(len(tc.classes)))
     maj = tc.classes.index(majority_class) if majority_class in tc.classes else int(np.bincount(y, minlength=len(labels)).argmax())
@@ -179,6 +181,38 @@ def fusion_figures(tc: TrainedClassifier, rows: pd.DataFrame, split: pd.Series, 
             res[f'{prefix}{name}_accuracy'], res[f'{prefix}{name}_macro_f1'] = s['accuracy'], s['macro_f1']
     return res, fusions, tm
 
+# %% ../nbs/03_classifiers.ipynb #917262d0
+def hierarchical_figures(tc: TrainedClassifier, rows: pd.DataFrame, split: pd.Series, sets: dict, min_count: int = 20,
+                         batch_size: int = 64, workers: int | None = None, progress: bool = False, **train_kw) -> dict:
+    """masterCategory through articleType: a second head on the same backbone learns the training split's article types
+    (those with `min_count` training photos), each type's probability goes to its training masterCategory, and the sum is
+    the prediction (`hierarchical_...`); `hierarchical_fused_...` averages it with the direct model's probabilities.
+    `sets`: {key prefix: (rows to score, the direct model's probabilities for them)}."""
+    from sklearn.metrics import accuracy_score, f1_score
+    train = rows[split.values == 'train']   # the types and their categories come from the training rows only
+    vc = train['articleType'].astype(str).value_counts()
+    types = sorted(vc[vc >= min_count].index)
+    if len(types) < 2: return {}
+    sp = split.copy()
+    if (rows[sp.values == 'val']['articleType'].astype(str).isin(types)).sum() < 10:   # held-out types (split type): validate on seen ones
+        tr_pos = np.flatnonzero(sp.values == 'train')
+        pick = np.random.default_rng(0).choice(tr_pos, max(1, int(0.15*len(tr_pos))), replace=False)
+        sp.iloc[pick] = 'val'
+    tt = train_classifier(rows, 'articleType', tc.arch, types, split=sp, min_count=1, progress=progress,
+                          batch_size=batch_size, workers=workers, **train_kw)
+    master_of = train.groupby(train['articleType'].astype(str))[tc.target].agg(lambda s: s.mode()[0])
+    M = np.zeros((len(types), len(tc.classes)), np.float32)
+    for i, t in enumerate(types): M[i, tc.classes.index(master_of[t])] = 1
+    out = {'hierarchical_types': len(types)}
+    for key, (r, p_direct) in sets.items():
+        y = np.array([tc.classes.index(c) for c in r[tc.target]])
+        p_h = tt.predict_proba(list(r['image_path']), batch_size, workers) @ M
+        labels = list(range(len(tc.classes)))
+        for name, p in (('hierarchical', p_h), ('hierarchical_fused', (p_h + p_direct)/2)):
+            out[f'{key}{name}_accuracy'] = float(accuracy_score(y, p.argmax(1)))
+            out[f'{key}{name}_macro_f1'] = float(f1_score(y, p.argmax(1), labels=labels, average='macro', zero_division=0))
+    return out
+
 # %% ../nbs/03_classifiers.ipynb #0386a271
 def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target: str = 'masterCategory',
                    image_size: int = 128, epochs: int = 5, pretrained: bool = False, mode: str = 'finetune',
@@ -187,11 +221,14 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                    cache_dir=None, weights_path=None, speed: bool = True, speed_n: int = 256, infer_n: int = 512,
                    threads: int | None = None, progress: bool = True, split_by: str = 'random', augment='flip',
                    label_smoothing: float = 0.0, schedule: str = 'constant', title: bool = False,
-                   prior: bool = False, prior_size: int = 224, export: bool = True) -> dict:
+                   prior: bool = False, prior_size: int = 224, export: bool = True, tta: bool = False,
+                   hierarchical: bool = False) -> dict:
     """Train `arch` on `data` (train/val split), evaluate on `data`'s held-out test split and, when given, on `test_data`'s catalog
     (products the model has not seen the like of: `accuracy` is then `test_data`'s, `in_range_accuracy` the split's); print and write JSON.
     `title=True` also trains the title model and the fusion (see `fusion_figures`): `title_accuracy`, `fused_accuracy`, ...;
     `prior=True` fuses the ImageNet prior (03d, at `prior_size` px): `prior_accuracy`, `image_prior_accuracy`, `fused_prior_accuracy`.
+    `tta=True` also evaluates with test-time flip: `tta_accuracy`, `tta_macro_f1` (and `in_range_...`).
+    `hierarchical=True` (masterCategory): also through an articleType head (`hierarchical_figures`).
 
     Under torchrun the N ranks train together (see `_fit`); then rank 0 alone evaluates, saves, times and prints, and the
     other ranks return an empty dict."""
@@ -229,6 +266,18 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                label_smoothing=label_smoothing, schedule=schedule, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
                per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
                in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
+    if tta:   # the same model, each photo's probabilities averaged with its mirror's
+        mt = evaluate(tc, test_rows, majority_class=maj, batch_size=batch_size, workers=workers, flip=True)
+        mt_in = evaluate(tc, rows[split.values == 'test'], majority_class=maj, batch_size=batch_size, workers=workers, flip=True) if test_data else mt
+        res |= {'tta_accuracy': mt['accuracy'], 'tta_macro_f1': mt['macro_f1'],
+                'in_range_tta_accuracy': mt_in['accuracy'], 'in_range_tta_macro_f1': mt_in['macro_f1']}
+    if hierarchical and target == 'masterCategory':   # through the article types (the same backbone, arch and recipe)
+        sets = {'': (test_rows, m['probabilities'])} | ({'in_range_': (rows[split.values == 'test'], m_in['probabilities'])} if test_data else {})
+        hx = hierarchical_figures(tc, rows, split, sets, min_count, batch_size, workers, progress, mode=mode, pretrained=pretrained,
+                                  weights_path=weights_path, image_size=image_size, epochs=epochs, lr=lr, seed=seed,
+                                  fingerprint=cat.fingerprint, cache_dir=cache_dir, augment=augment,
+                                  label_smoothing=label_smoothing, schedule=schedule, max_minutes=max_minutes)
+        res |= hx | ({} if test_data else {f'in_range_{k}': v for k, v in hx.items() if k.endswith(('_accuracy', '_macro_f1'))})
     if split_by == 'type':   # which kinds of products the model never saw
         res['held_out_types'] = {s: sorted(rows[split.values == s]['articleType'].dropna().unique()) for s in ('val', 'test')}
         res['split_counts'] = split.value_counts().to_dict()
@@ -329,12 +378,16 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--prior', action='store_true',
                    help="also fuse the ImageNet prior (the shipped Lite0's 1,000 classes mapped to masterCategory), weight chosen on validation")
     b.add_argument('--prior-size', type=int, default=224, help='photo size for the ImageNet prior (default 224)')
+    b.add_argument('--hierarchical', action='store_true',
+                   help='masterCategory: also predict it through an articleType head on the same backbone (type probabilities summed per category)')
+    b.add_argument('--tta', action='store_true', help="also report test-time flip (each photo's probabilities averaged with its mirror's)")
     b.set_defaults(func=lambda a: bench_classify(
         a.data, a.test_data, a.arch, a.target, a.image_size, a.epochs, a.pretrained, a.mode, a.max_minutes, a.save, a.json,
         a.min_count, a.batch_size, a.lr, a.class_weights, a.patience, a.seed, a.workers, a.cache_dir, a.weights_file,
         not a.no_speed, a.speed_n, a.infer_n, a.threads, split_by=a.split, augment=a.augment,
         label_smoothing=a.label_smoothing, schedule=a.schedule, title=a.title,
-        prior=a.prior, prior_size=a.prior_size, export=not a.no_export))
+        prior=a.prior, prior_size=a.prior_size, export=not a.no_export, tta=a.tta,
+        hierarchical=a.hierarchical))
     l = bench.add_parser('lite0', help='which padding and normalisation the EfficientNet-Lite0 ImageNet weights expect, on real photos')
     l.add_argument('--data', default=None, metavar='DIR', help='dataset folder (default: the embedded sample data)')
     l.add_argument('--per-type', type=int, default=25, help='photos per article type (default 25)')

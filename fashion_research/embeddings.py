@@ -16,8 +16,8 @@ from .search import l2_normalize
 from .data import image_transform, IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['Embedder', 'resnet50_embedder', 'lite0_embedder', 'classifier_embedder', 'make_embedder', 'dominant_colour',
-           'embed_images', 'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings',
+__all__ = ['Embedder', 'resnet50_embedder', 'lite0_embedder', 'classifier_embedder', 'head_embedder', 'make_embedder',
+           'dominant_colour', 'embed_images', 'Embeddings', 'save_embeddings', 'load_embeddings', 'build_embeddings',
            'embeddings_cache_path']
 
 # %% ../nbs/04a_embeddings.ipynb #09f2e4de
@@ -83,17 +83,38 @@ def classifier_embedder(path: str | os.PathLike, device=None, sha1: str | None =
                     f"{weights_label(path=path)} ({tc.arch} classifier trained from {tc.weights})",
                     {'backbone': str(path), 'sha1': digest}, tuple(tc.mean), tuple(tc.std), tc.transform)
 
+# %% ../nbs/04a_embeddings.ipynb #d97b18ff
+def head_embedder(path: str | os.PathLike, device=None, sha1: str | None = None) -> Embedder:
+    """A retrieval head (04b, a '.head.pt' file) after the base embedder it was trained on, rebuilt from the file's spec.
+    `sha1` (from a saved spec) must match the file."""
+    from fashion_research.retrieval_head import load_retrieval_head
+    import torch
+    path = Path(path).expanduser().resolve()
+    digest = file_sha1(path)
+    if sha1 and sha1 != digest:
+        raise ValueError(f"{path} changed since the vectors were made (SHA-1 {digest[:12]}, expected {sha1[:12]}): "
+                         f"rebuild the index with this head, or pass the original file")
+    head, ck = load_retrieval_head(path)
+    base = make_embedder(**ck['base_spec'], device=device)
+    fn = lambda x: head(torch.as_tensor(base(x)))
+    t = ck['trained']
+    trained = (f", trained here on {t['n_train']:,} products, validation precision@{t.get('k', 10)} "
+               f"{t.get('best_val_precision', float('nan')):.3f} vs {t.get('base_val_precision', float('nan')):.3f}") if t.get('n_train') else ''
+    return Embedder(f'{base.name}+head', fn, base.size, f"{base.weights} + retrieval head {path.name}{trained}",
+                    {'backbone': str(path), 'sha1': digest}, base.mean, base.std, base.transform_fn)
+
 # %% ../nbs/04a_embeddings.ipynb #eeb57181
 def make_embedder(backbone: str = 'resnet50', pretrained: bool | None = None, size: int | None = None, seed: int = 0,
                   device=None, sha1: str | None = None) -> Embedder:
-    "An embedder from a name: 'efficientnet_lite0' or 'resnet50' (GAP features), or the path of a classifier checkpoint saved by 03."
+    "An embedder from a name: 'efficientnet_lite0' or 'resnet50' (GAP features), the path of a classifier checkpoint saved by 03, or of a retrieval head ('.head.pt', 04b)."
     # pretrained=None: Lite0 with its ImageNet weights (they ship with the project), ResNet50 from random init (a download)
     if str(backbone).lower() == 'resnet50': return resnet50_embedder(bool(pretrained), size or 224, seed, device)
     if str(backbone).lower() == 'efficientnet_lite0': return lite0_embedder(pretrained is not False, size or 224, device)
     if backbone == 'custom': raise ValueError("a 'custom' embedder cannot be rebuilt from its spec: pass the Embedder itself")
     p = Path(str(backbone)).expanduser()
+    if p.is_file() and p.name.endswith('.head.pt'): return head_embedder(p, device, sha1)
     if p.is_file(): return classifier_embedder(p, device, sha1)
-    raise ValueError(f"unknown backbone {backbone!r}: use 'efficientnet_lite0', 'resnet50' or the path of a classifier checkpoint (.pt) saved by 03_classifiers")
+    raise ValueError(f"unknown backbone {backbone!r}: use 'efficientnet_lite0', 'resnet50' the path of a classifier checkpoint (.pt) saved by 03_classifiers, or a retrieval head (.head.pt) saved by 04b")
 
 # %% ../nbs/04a_embeddings.ipynb #0b557ba6
 def dominant_colour(im: Image.Image, white: int = 235) -> np.ndarray:

@@ -17,7 +17,8 @@ __all__ = ['VGG19_WEIGHTS_FILE', 'CONTENT_LAYER', 'STYLE_LAYERS', 'LITE0_CONTENT
            'LITE0_CONTENT_WEIGHT', 'LITE0_COLOUR', 'LITE0_NST', 'NST_NETS', 'vgg_layer_names', 'load_vgg19',
            'VGGFeatures', 'lite0_layer_names', 'Lite0Features', 'NSTNet', 'load_nst_net', 'gram_matrix', 'content_loss',
            'style_loss', 'tv_loss', 'swag_transform', 'match_colours', 'rgb_to_yiq', 'yiq_to_rgb', 'to_tensor',
-           'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys', 'draw_nst_pair', 'nst_losses']
+           'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys', 'draw_nst_pair', 'gatys_coarse_to_fine',
+           'nst_losses']
 
 # %% ../nbs/09_nst_vgg19.ipynb #0a318ab5
 import torch
@@ -364,7 +365,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
           channels_last: bool = False, inference_targets: bool = True, history_size: int = 50,
           max_seconds: float | None = None, clamp_each: bool | None = None, seed: int = 0, progress: bool = True,
           device=None, pyramid: int = 0, pyramid_gain: float = 1.0, bf16_evals: int = 0,
-          target_loss: float | None = None) -> NSTResult:
+          target_loss: float | None = None, runaway: float | None = 10.0) -> NSTResult:
     """Gatys neural style transfer of `style` onto `content` (PIL images); returns an `NSTResult`.
 
     `net`: the feature network ('auto', 'lite0', 'vgg19' or an `NSTNet`; `vgg=(features, label)` from `load_vgg19`
@@ -386,7 +387,10 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
     (half, quarter, ... size, upsampled bilinearly and added, weighted `pyramid_gain**k`); the objective is unchanged,
     the coarse layers carry smooth changes in few variables (a preconditioner). `bf16_evals`: the first evaluations
     run VGG in bfloat16 autocast (their losses are not the fp32 objective: `approx_evals` excludes them when judging).
-    `target_loss`: stop at the first fp32 evaluation whose loss is <= it (for measuring time to a loss)."""
+    `target_loss`: stop at the first fp32 evaluation whose loss is <= it (for measuring time to a loss).
+    `runaway`: with L-BFGS, an evaluation whose loss is above `runaway` x the lowest so far (or not finite) means a runaway
+    step (seen when a run starts near a minimum, as the fine stage of coarse to fine does): the pixels go back to the
+    lowest-loss image and L-BFGS restarts with half the step size (`settings['restarts']` counts them; None: off)."""
     t0 = time.perf_counter()
     device = torch.device(device) if device else torch.device('cpu')
     nst = load_nst_net(vgg if vgg is not None else net, weights, seed)
@@ -432,9 +436,10 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
         "The optimised image: the pixels plus the upsampled coarse layers."
         if not coarse: return x
         return x + sum(pyramid_gain**k*F.interpolate(y, size=hw, mode='bilinear', align_corners=False) for k, y in enumerate(coarse, 1))
-    if optimizer == 'lbfgs':
-        opt = torch.optim.LBFGS([x, *coarse], lr=lr or 1.0, max_iter=1, history_size=history_size,
-                                tolerance_grad=-1, tolerance_change=-1)
+    def lbfgs(step: float):
+        return torch.optim.LBFGS([x, *coarse], lr=step, max_iter=1, history_size=history_size, tolerance_grad=-1, tolerance_change=-1)
+    lr_now, restarts, best = lr or 1.0, 0, {'loss': math.inf, 'img': None}
+    if optimizer == 'lbfgs': opt = lbfgs(lr_now)
     elif optimizer == 'adam': opt = torch.optim.Adam([x, *coarse], lr=lr or 0.02)
     else: raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}")
 
@@ -457,6 +462,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
         # y·s < 1e-10 and then crawls (seen at 512 px). Optimising loss x pixels keeps the step scale size-free.
         (loss*obj_scale).backward()
         losses.append(float(loss.detach())); times.append(time.perf_counter() - t0)
+        if runaway and math.isfinite(losses[-1]) and losses[-1] < best['loss']: best.update(loss=losses[-1], img=img.detach().clone())
         for k, v in (('content', lc), ('style', ls), ('tv', lt)): parts[k].append(float(v.detach()))
         return loss
 
@@ -466,6 +472,13 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
         while len(losses) < max_evals:
             n = len(losses)
             opt.step(closure)
+            if (optimizer == 'lbfgs' and runaway and best['img'] is not None and len(losses) < max_evals
+                    and not losses[-1] <= runaway*best['loss']):   # a runaway step (or NaN): back to the best image, smaller steps
+                restarts += 1; lr_now /= 2
+                with torch.no_grad():
+                    x.copy_(best['img'])
+                    for y in coarse: y.zero_()
+                opt = lbfgs(lr_now)
             bar.update(len(losses) - n); bar.set_postfix(loss=f'{losses[-1]:.4g}')
             if _should_stop(losses, tol, window, min_evals): stopped = True; break
             if max_seconds and times[-1] >= max_seconds: break
@@ -483,7 +496,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
                     masked=m_np is not None, truncate=truncate, pool=pool, channels_last=channels_last,
                     inference_targets=inference_targets, threads=torch.get_num_threads(), max_seconds=max_seconds,
                     init=init if isinstance(init, str) else 'image', pyramid=pyramid, pyramid_gain=pyramid_gain,
-                    bf16_evals=bf16_evals, target_loss=target_loss,
+                    bf16_evals=bf16_evals, target_loss=target_loss, runaway=runaway, restarts=restarts,
                     stopped_by='early stopping' if stopped else 'max_evals' if len(losses) >= max_evals else
                                'target_loss' if target_loss is not None and losses[-1] <= target_loss else 'max_seconds')
     return NSTResult(image, losses, times, parts, len(losses), time.perf_counter() - t0, s_targets, stopped, wlabel,
@@ -500,6 +513,19 @@ def draw_nst_pair(n: int = 48, seed: int = 0) -> tuple[Image.Image, Image.Image,
     photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
     paint = np.stack([127 + 120*np.sin(xx/2.0 + yy/3.0), 127 + 120*np.sin(yy/1.5), 127 + 120*np.cos(xx/2.5)], -1)
     return Image.fromarray(photo), Image.fromarray(np.clip(paint, 0, 255).astype(np.uint8)), (shirt*255).astype(np.uint8)
+
+# %% ../nbs/09_nst_vgg19.ipynb #892f6711
+def gatys_coarse_to_fine(content: Image.Image, style: Image.Image, size: int = 512, coarse: int = 256, mask=None, *,
+                         coarse_evals: int = 160, max_evals: int = 60, **kw) -> NSTResult:
+    """Gatys at `coarse` px long side (up to `coarse_evals` evaluations, early stopped), then at `size` px from its upsampled
+    result (up to `max_evals`); `kw` go to both `gatys` calls. The result's `seconds` and `evals` count both stages;
+    `settings['coarse']` records the first."""
+    if coarse >= size: raise ValueError(f"coarse ({coarse} px) must be smaller than size ({size} px); for one stage call gatys")
+    first = gatys(content, style, coarse, mask=mask, max_evals=coarse_evals, **kw)
+    r = gatys(content, style, size, mask=mask, init=first.raw, max_evals=max_evals, **kw)
+    r.settings['coarse'] = {'size': coarse, 'evals': first.evals, 'seconds': first.seconds, 'stopped_by': first.settings['stopped_by']}
+    r.seconds += first.seconds; r.evals += first.evals
+    return r
 
 # %% ../nbs/09_nst_vgg19.ipynb #634dc624
 def nst_losses(image: Image.Image, content: Image.Image, style: Image.Image, vgg: tuple[nn.Sequential, str] | None = None,

@@ -178,11 +178,20 @@ def register_cli(commands, bench) -> None:
         p.add_argument('--max-seconds', type=float, default=None, help='time budget per run in seconds (default: none)')
     p = commands.add_parser('stylize-vgg', help='Gatys NST (variant 4) of a photo with a painting (VGG-19 in the study; offline, the shipped Lite0)')
     _common(p); p.add_argument('--out', required=True, help='output image file')
-    p.add_argument('--preserve-color', action='store_true'); p.add_argument('--optimizer', default='lbfgs', choices=['lbfgs', 'adam'])
+    p.add_argument('--preserve-color', action='store_true', help="keep the photo's colours (luminance-only transfer)")
+    p.add_argument('--optimizer', default='lbfgs', choices=['lbfgs', 'adam'], help='optimiser (default lbfgs)')
+    p.add_argument('--coarse', type=int, default=None,
+                   help='coarse to fine: first run at this long side, then refine at --size (default: 256 when --size is above 320, else one stage; 0 = one stage)')
+    p.add_argument('--coarse-evals', type=int, default=160, help='coarse to fine: most evaluations of the coarse stage (default 160)')
+    p.add_argument('--fine-evals', type=int, default=60, help='coarse to fine: most evaluations of the fine stage (default 60)')
     def _stylize(a):
         if a.threads: torch.set_num_threads(a.threads)
-        r = gatys(load_image(a.content), load_image(a.style), a.size, mask=a.mask, net=a.net, weights=a.weights, max_evals=a.max_evals,
-                  tol=a.tol, window=a.window, preserve_color=a.preserve_color, optimizer=a.optimizer, max_seconds=a.max_seconds)
+        coarse = a.coarse if a.coarse is not None else (256 if (a.size or 0) > 320 else 0)
+        kw = dict(mask=a.mask, net=a.net, weights=a.weights, tol=a.tol, window=a.window, preserve_color=a.preserve_color,
+                  optimizer=a.optimizer, max_seconds=a.max_seconds)
+        r = (gatys_coarse_to_fine(load_image(a.content), load_image(a.style), a.size, coarse, coarse_evals=a.coarse_evals,
+                                  max_evals=a.fine_evals, **kw) if coarse else
+             gatys(load_image(a.content), load_image(a.style), a.size, max_evals=a.max_evals, **kw))
         Path(a.out).parent.mkdir(parents=True, exist_ok=True); r.image.save(a.out)
         print(f'{a.out}: {r.evals} evaluations, {r.seconds:.1f} s, loss {r.loss_final:.4g}, network: {r.label}')
     p.set_defaults(func=_stylize)

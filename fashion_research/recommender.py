@@ -376,13 +376,44 @@ def plot_outfits(index: SimilarityIndex, item_ids, title: str | None = None):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/04_recommender.ipynb #8f7ba85c
+def _head_results(all_emb: Embeddings, items: pd.DataFrame, sp: np.ndarray, index: SimilarityIndex, q_emb: Embeddings,
+                  q_items: pd.DataFrame, q_groups, k: int, colour_weights, epochs: int, seed: int, save_head, embedder,
+                  progress: bool, val_against: str = 'train') -> dict:
+    "Train retrieval heads (04b) on the `train` rows, keep the colour weight best on `val`; the queries' metrics through it."
+    from fashion_research.retrieval_head import train_retrieval_head, project_vectors, save_retrieval_head
+    fit = np.isin(sp, ['train', 'val'])
+    X, is_val = all_emb.vectors[fit], sp[fit] == 'val'
+    at, bc = items['articleType'].to_numpy(object)[fit], items['baseColour'].to_numpy(object)[fit]
+    tried, best = [], None
+    for w in colour_weights:
+        with Timer() as t: h, hist = train_retrieval_head(X, at, bc, is_val, colour_weight=float(w), epochs=epochs, k=k, seed=seed,
+                                                     val_against=val_against, progress=progress)
+        tried.append({'colour_weight': float(w), 'val_precision': hist.attrs['best_val_precision'],
+                      'best_epoch': hist.attrs['best_epoch'], 'epochs_run': len(hist), 'train_s': t.seconds})
+        if best is None or hist.attrs['best_val_precision'] > best[1].attrs['best_val_precision']: best = (h, hist, float(w))
+    h, hist, w = best
+    proj = lambda e: Embeddings(e.ids, project_vectors(h, e.vectors), e.model + '+head', e.weights + ' + retrieval head', {}, e.colours)
+    summary, _ = retrieval_metrics(SimilarityIndex(proj(index.emb), index.meta, index.groups), project_vectors(h, q_emb.vectors), q_items, k, q_groups)
+    path = save_retrieval_head(h, save_head, embedder.spec, embedder.name, embedder.weights, hist) if save_head else None
+    return {f'head_{key}': summary[key] for key in ['precision_at_k', 'hit_rate_at_k', 'type_colour_precision_at_k', 'type_colour_hit_rate_at_k']} | {
+        'head_colour_weight': w, 'head_best_epoch': hist.attrs['best_epoch'], 'head_val_precision': hist.attrs['best_val_precision'],
+        'head_base_val_precision': hist.attrs['base_val_precision'],
+        'head_beats_backbone_on_val': bool(hist.attrs['best_val_precision'] > hist.attrs['base_val_precision']), 'head_train_items': int((~is_val).sum()),
+        'head_val_items': int(is_val.sum()), 'head_val_against': val_against, 'head_train_s': sum(r['train_s'] for r in tried), 'head_tried': tried,
+        'head_file': str(path) if path else None}
+
 # %% ../nbs/04_recommender.ipynb #9e228529
 def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lite0', pretrained: bool | None = None, k: int = 10,
                     json_path=None, size: int | None = None, batch_size: int = 32, num_workers: int = 0,
                     cache_dir=None, limit: int | None = None, synthetic_n: int = 44000, synthetic_dim: int = 2048,
                     latency_queries: int = 500, seed: int = 0, save_index=None, threads: int | None = None,
-                    approx_dims: int = 0, progress: bool = True, split_by: str = 'random') -> dict:
-    "Build an index on `data`, query it with `test_data`'s products (or `data`'s test split); print and return quality and speed."
+                    approx_dims: int = 0, progress: bool = True, split_by: str = 'random', head: bool = False,
+                    head_colour_weights=(0.0, 0.3), head_epochs: int = 30, save_head=None) -> dict:
+    """Build an index on `data`, query it with `test_data`'s products (or `data`'s test split); print and return quality and speed.
+
+    `head`: also train a retrieval head (04b) on the index's `train` products, choosing its epoch and colour weight (from
+    `head_colour_weights`) on the `val` ones, and report the same queries through it (`head_...` keys) beside the backbone's."""
     import torch
     if threads: torch.set_num_threads(threads)
     seed_everything(seed); progress = progress and init_distributed().is_rank0
@@ -399,9 +430,10 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
         index = SimilarityIndex(all_emb, items[['id'] + [c for c in META_COLUMNS if c in items]], groups, emb)
         q_emb = build_embeddings(q_items, emb, cpath('queries'), batch_size=batch_size, num_workers=num_workers, progress=progress)
         q_groups, q_build = image_groups(q_items['image_path']).to_numpy(), q_emb.build
+        sp = split_catalog(items, by='articleType', seed=seed).replace({'test': 'train'}).to_numpy()   # the head's train/val
     else:   # DIR's test split (byte-identical photos never cross it) queries the rest
-        is_q = split_catalog(items, by='type' if split_by == 'type' else 'articleType', seed=seed,
-                             by_id=split_by == 'id').to_numpy() == 'test'
+        sp = split_catalog(items, by='type' if split_by == 'type' else 'articleType', seed=seed, by_id=split_by == 'id').to_numpy()
+        is_q = sp == 'test'
         meta = items[['id'] + [c for c in META_COLUMNS if c in items]]
         # 'type': queries of held-out kinds search the whole catalog (each query's own photo excluded), else only the rest
         in_ix = np.ones(len(items), bool) if split_by == 'type' else ~is_q
@@ -438,6 +470,13 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
             V = random_unit_vectors(synthetic_n, synthetic_dim, seed + 2)
             a = approx_latency(V, random_unit_vectors(200, synthetic_dim, seed + 3), k, approx_dims)
             res |= {f'synthetic_{key}': v for key, v in a.items()}
+    if head:
+        res |= _head_results(all_emb, items, sp, index, q_emb, q_items, q_groups, k, head_colour_weights, head_epochs, seed,
+                             save_head, emb, progress, 'all' if split_by == 'type' and not test_data else 'train')
+        print(f"precision@{k} (same articleType): backbone {res['precision_at_k']:.4f}, with the retrieval head "
+              f"{res['head_precision_at_k']:.4f} (colour weight {res['head_colour_weight']}, chosen on validation; on validation the head "
+              f"{'beats' if res['head_beats_backbone_on_val'] else 'does not beat'} the backbone: {res['head_val_precision']:.4f} vs "
+              f"{res['head_base_val_precision']:.4f})")
     return print_bench('bench recommend', res, json_path)
 
 # %% ../nbs/04_recommender.ipynb #5e187daa
@@ -501,7 +540,8 @@ def register_cli(commands, bench) -> None:
     p = commands.add_parser('recommend-index', help='embed a dataset folder and save a similarity index')
     p.add_argument('--data', default=None); p.add_argument('--out', required=True)
     p.add_argument('--backbone', default='efficientnet_lite0',
-                   help="'efficientnet_lite0' (ImageNet weights shipped in a package; default), 'resnet50', or a classifier checkpoint saved by 03")
+                   help="'efficientnet_lite0' (ImageNet weights shipped in a package; default), 'resnet50', a classifier checkpoint saved by 03, "
+                        "or a retrieval head (.head.pt) saved by `bench recommend --save-head`")
     p.add_argument('--pretrained', action='store_true', default=None,
                    help='ResNet50 with torchvision ImageNet weights (from $TORCH_HOME or a download); Lite0 always has its own'); p.add_argument('--size', type=int, default=None)
     p.add_argument('--cache', default=None, help='embeddings .npz cache (resumable in chunks)')
@@ -511,7 +551,8 @@ def register_cli(commands, bench) -> None:
     b = bench.add_parser('recommend', help='retrieval precision/hit-rate vs random, query latency, index build rate')
     b.add_argument('--data', default=None); b.add_argument('--test-data', default=None)
     b.add_argument('--backbone', default='efficientnet_lite0',
-                   help="'efficientnet_lite0' (ImageNet weights shipped in a package; default), 'resnet50', or a classifier checkpoint saved by 03")
+                   help="'efficientnet_lite0' (ImageNet weights shipped in a package; default), 'resnet50', a classifier checkpoint saved by 03, "
+                        "or a retrieval head (.head.pt) saved by `bench recommend --save-head`")
     b.add_argument('--pretrained', action='store_true', default=None,
                    help='ResNet50 with torchvision ImageNet weights (from $TORCH_HOME or a download); Lite0 always has its own'); b.add_argument('--k', type=int, default=10)
     b.add_argument('--json', default=None); b.add_argument('--size', type=int, default=None)
@@ -526,10 +567,20 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--split', default='random', choices=['random', 'id', 'type'],
                    help='query split: random (stratified by articleType), id (the newest 15%% of products) or type (products of '
                         'held-out article types, searched against the whole catalog; default random)')
+    b.add_argument('--head', action='store_true',
+                   help='also train a retrieval head (04b: CosFace on articleType, and on articleType x colour) on the index\'s '
+                        'training products and report the same queries through it beside the backbone (default: off)')
+    b.add_argument('--head-colour-weights', default='0,0.3',
+                   help='comma-separated colour-term weights tried for the head; the best on validation is kept (default: %(default)s)')
+    b.add_argument('--head-epochs', type=int, default=30, help='most epochs per head (early stopped on validation; default: 30)')
+    b.add_argument('--save-head', default=None, metavar='PATH.head.pt',
+                   help='write the chosen head there; `recommend-index --backbone PATH.head.pt` then indexes with it')
     b.set_defaults(func=lambda a: bench_recommend(a.data, a.test_data, a.backbone, a.pretrained, a.k, a.json, a.size,
                                                   a.batch_size, a.workers, a.cache, a.limit, a.synthetic_n,
                                                   save_index=a.save_index, seed=a.seed, threads=a.threads,
-                                                  approx_dims=a.approx_dims, split_by=a.split))
+                                                  approx_dims=a.approx_dims, split_by=a.split, head=a.head or bool(a.save_head),
+                                                  head_colour_weights=[float(w) for w in a.head_colour_weights.split(',')],
+                                                  head_epochs=a.head_epochs, save_head=a.save_head))
     # --scale: the large-catalog search benchmark instead (03a's scale_benchmark)
     b.add_argument('--scale', action='store_true', help='benchmark search backends at large catalog sizes instead (default: off)')
     b.add_argument('--scale-sizes', default=','.join(map(str, SCALE_SIZES)), help='comma-separated catalog sizes (default: %(default)s)')

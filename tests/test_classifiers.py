@@ -111,9 +111,11 @@ def test_cli_bench_and_classify(sample_data, tmp_path):
     register_cli(sub, sub.add_parser('bench').add_subparsers(dest='what'))
     a = ap.parse_args(['bench', 'classify', '--data', str(sample_data), '--arch', 'simple_cnn', '--image-size', '32',
                        '--epochs', '1', '--save', str(tmp_path/'m.pt'), '--json', str(tmp_path/'b.json'),
-                       '--speed-n', '16', '--infer-n', '16', '--cache-dir', str(tmp_path/'cache'), '--workers', '1'])
+                       '--speed-n', '16', '--infer-n', '16', '--cache-dir', str(tmp_path/'cache'), '--workers', '1', '--tta', '--hierarchical'])
     with contextlib.redirect_stdout(io.StringIO()) as out: a.func(a)
     res = json.loads((tmp_path/'b.json').read_text())
+    assert 0 <= res['tta_accuracy'] <= 1 and res['in_range_tta_accuracy'] == res['tta_accuracy']   # no --test-data: the same set
+    assert res['hierarchical_types'] >= 2 and 0 <= res['hierarchical_accuracy'] <= 1 and 0 <= res['hierarchical_fused_accuracy'] <= 1
     for k in ('accuracy', 'macro_f1', 'n_test', 'classes', 'train_s', 'infer_img_s', 'weights',
               'speed_head_vs_finetune_speedup', 'speed_end_to_end_vs_model_only'):
         assert k in res, k
