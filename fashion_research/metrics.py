@@ -139,7 +139,10 @@ def run_variants(photo: dict, style: Image.Image, stylizer=None, magenta_error: 
     t0 = time.perf_counter()
     g = gatys(content, style, mask=m, vgg=vgg, **kw)
     secs['stylize'] = time.perf_counter() - t0
-    img = g.image if g.image.size == content.size else g.image.resize(content.size, Image.BICUBIC)
+    if g.image.size == content.size: img = g.image
+    elif m is not None:   # composited at the photo's own size, so the background stays the photo's pixels exactly
+        img = composite(content, g.raw.resize(content.size, Image.BICUBIC), m)
+    else: img = g.image.resize(content.size, Image.BICUBIC)
     out['4_gatys_vgg19'] = {'status': 'ok', 'why': '', 'mask': m, 'image': img, 'seconds': secs,
                             'weights': g.label, 'mask_weights': mw,
                             'gatys': {'evals': g.evals, 'loss_final': g.loss_final, 'stopped_early': g.stopped_early}}
