@@ -365,7 +365,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
           channels_last: bool = False, inference_targets: bool = True, history_size: int = 50,
           max_seconds: float | None = None, clamp_each: bool | None = None, seed: int = 0, progress: bool = True,
           device=None, pyramid: int = 0, pyramid_gain: float = 1.0, bf16_evals: int = 0,
-          target_loss: float | None = None, runaway: float | None = 10.0) -> NSTResult:
+          target_loss: float | None = None, runaway: float | None = 10.0, mask_in_loss: bool = False) -> NSTResult:
     """Gatys neural style transfer of `style` onto `content` (PIL images); returns an `NSTResult`.
 
     `net`: the feature network ('auto', 'lite0', 'vgg19' or an `NSTNet`; `vgg=(features, label)` from `load_vgg19`
@@ -374,8 +374,9 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
     layer's channels before its Gram matrix (Wang et al. 2021; None = plain Gram). `colour`: 'photo' (start from and
     keep the photo's colours) or 'match' (the photo's colours first mapped to the painting's with scikit-image's
     histogram matching, used as start and content target).
-    `size`: long side in pixels (`square=True`: size x size). `mask`: garment mask (255 = garment): style statistics
-    from the garment only, result composited into the photo outside it. `init`: 'content' or 'noise'. `optimizer`:
+    `size`: long side in pixels (`square=True`: size x size). `mask`: garment mask (255 = garment): the result is
+    composited into the photo through it, as variants 2-3 do; `mask_in_loss=True` also takes the style statistics from the
+    garment's positions only (measured worse: it barely moves the garment, RESULTS.md). `init`: 'content' or 'noise'. `optimizer`:
     'lbfgs' (one loss evaluation per iteration) or 'adam'. `tol`/`window`: stop when the loss fell by less than `tol`
     (relative) over `window` evaluations (None: run all `max_evals`). `preserve_color`: luminance-only transfer.
     `truncate`, `channels_last`, `inference_targets`: speed settings (see the benchmark). `max_seconds`: a time budget
@@ -455,7 +456,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
             f = ext(img)
         f = {k: v.float() for k, v in f.items()}
         lc = content_weight*content_loss(f, c_targets, content_layer)
-        ls = style_weight*style_loss({l: swag_transform(f[l], swag) for l in style_layers}, s_grams, style_layers, m_t, layer_weights)
+        ls = style_weight*style_loss({l: swag_transform(f[l], swag) for l in style_layers}, s_grams, style_layers, m_t if mask_in_loss else None, layer_weights)
         lt = tv_weight*tv_loss(img)
         loss = lc + ls + lt
         # the losses are means, so per-pixel gradients shrink with the image; L-BFGS skips curvature pairs with
@@ -493,7 +494,7 @@ def gatys(content: Image.Image, style: Image.Image, size: int | None = 256, mask
                     layer_weights=None if layer_weights is None else list(layer_weights), swag=swag, colour=colour,
                     content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                     optimizer=optimizer, max_evals=max_evals, tol=tol, window=window, preserve_color=preserve_color,
-                    masked=m_np is not None, truncate=truncate, pool=pool, channels_last=channels_last,
+                    masked=m_np is not None, mask_in_loss=mask_in_loss, truncate=truncate, pool=pool, channels_last=channels_last,
                     inference_targets=inference_targets, threads=torch.get_num_threads(), max_seconds=max_seconds,
                     init=init if isinstance(init, str) else 'image', pyramid=pyramid, pyramid_gain=pyramid_gain,
                     bf16_evals=bf16_evals, target_loss=target_loss, runaway=runaway, restarts=restarts,
