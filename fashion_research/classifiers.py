@@ -266,27 +266,29 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
                label_smoothing=label_smoothing, schedule=schedule, train_img_s=tc.info['train_img_s'], history=tc.info['history'],
                per_class={k: v for k, v in m['per_class'].items() if k in classes}, confusion=m['confusion'],
                in_range_accuracy=m_in['accuracy'], in_range_macro_f1=m_in['macro_f1'], in_range_n_test=m_in['n_test'])
+    # the scored sets (test split, and the in-range split when --test-data is given) with the image model's probabilities;
+    # without --test-data the figures are also the in-range ones
+    sets = {'': (test_rows, m['probabilities'])} | ({'in_range_': (rows[split.values == 'test'], m_in['probabilities'])} if test_data else {})
+    mirrored = lambda fx: fx | ({} if test_data else {f'in_range_{k}': v for k, v in fx.items() if k.endswith(('_accuracy', '_macro_f1'))})
     if tta:   # the same model, each photo's probabilities averaged with its mirror's
         mt = evaluate(tc, test_rows, majority_class=maj, batch_size=batch_size, workers=workers, flip=True)
         mt_in = evaluate(tc, rows[split.values == 'test'], majority_class=maj, batch_size=batch_size, workers=workers, flip=True) if test_data else mt
         res |= {'tta_accuracy': mt['accuracy'], 'tta_macro_f1': mt['macro_f1'],
                 'in_range_tta_accuracy': mt_in['accuracy'], 'in_range_tta_macro_f1': mt_in['macro_f1']}
     if hierarchical and target == 'masterCategory':   # through the article types (the same backbone, arch and recipe)
-        sets = {'': (test_rows, m['probabilities'])} | ({'in_range_': (rows[split.values == 'test'], m_in['probabilities'])} if test_data else {})
         hx = hierarchical_figures(tc, rows, split, sets, min_count, batch_size, workers, progress, mode=mode, pretrained=pretrained,
                                   weights_path=weights_path, image_size=image_size, epochs=epochs, lr=lr, seed=seed,
                                   fingerprint=cat.fingerprint, cache_dir=cache_dir, augment=augment,
                                   label_smoothing=label_smoothing, schedule=schedule, max_minutes=max_minutes)
-        res |= hx | ({} if test_data else {f'in_range_{k}': v for k, v in hx.items() if k.endswith(('_accuracy', '_macro_f1'))})
+        res |= mirrored(hx)
     if split_by == 'type':   # which kinds of products the model never saw
         res['held_out_types'] = {s: sorted(rows[split.values == s]['articleType'].dropna().unique()) for s in ('val', 'test')}
         res['split_counts'] = split.value_counts().to_dict()
     tm = None
     if title or prior:   # image-only, title-only (prior-only) and fused, on the test split and on --test-data
-        sets = {'': (test_rows, m['probabilities'])} | ({'in_range_': (rows[split.values == 'test'], m_in['probabilities'])} if test_data else {})
         pr = ImageNetPrior(classes, prior_size, batch_size, workers, progress) if prior else None
         fx, fusions, tm = fusion_figures(tc, rows, split, sets, title, pr, batch_size, workers, seed)
-        res |= fx | ({} if test_data else {f'in_range_{k}': v for k, v in fx.items() if k.endswith(('_accuracy', '_macro_f1'))})
+        res |= mirrored(fx)
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
         res['saved'] = str(save_classifier(tc, save))
