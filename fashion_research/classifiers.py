@@ -228,7 +228,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     `title=True` also trains the title model and the fusion (see `fusion_figures`): `title_accuracy`, `fused_accuracy`, ...;
     `prior=True` fuses the ImageNet prior (03d, at `prior_size` px): `prior_accuracy`, `image_prior_accuracy`, `fused_prior_accuracy`.
     `tta=True` also evaluates with test-time flip: `tta_accuracy`, `tta_macro_f1` (and `in_range_...`).
-    `hierarchical=True` (masterCategory): also through an articleType head (`hierarchical_figures`).
+    `hierarchical=True` (masterCategory): also through an articleType head (`hierarchical_figures`); the split's validation rows
+    score the direct, hierarchical and fused models (`val_...accuracy`) and `hierarchical_choice_on_val` names the best.
 
     Under torchrun the N ranks train together (see `_fit`); then rank 0 alone evaluates, saves, times and prints, and the
     other ranks return an empty dict."""
@@ -276,11 +277,17 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
         res |= {'tta_accuracy': mt['accuracy'], 'tta_macro_f1': mt['macro_f1'],
                 'in_range_tta_accuracy': mt_in['accuracy'], 'in_range_tta_macro_f1': mt_in['macro_f1']}
     if hierarchical and target == 'masterCategory':   # through the article types (the same backbone, arch and recipe)
-        hx = hierarchical_figures(tc, rows, split, sets, min_count, batch_size, workers, progress, mode=mode, pretrained=pretrained,
-                                  weights_path=weights_path, image_size=image_size, epochs=epochs, lr=lr, seed=seed,
-                                  fingerprint=cat.fingerprint, cache_dir=cache_dir, augment=augment,
+        va = rows[split.values == 'val']   # the split's validation rows (held-out types for --split type) choose the recipe
+        p_va = tc.predict_proba(list(va['image_path']), batch_size, workers)
+        hx = hierarchical_figures(tc, rows, split, sets | {'val_': (va, p_va)}, min_count, batch_size, workers, progress, mode=mode,
+                                  pretrained=pretrained, weights_path=weights_path, image_size=image_size, epochs=epochs, lr=lr,
+                                  seed=seed, fingerprint=cat.fingerprint, cache_dir=cache_dir, augment=augment,
                                   label_smoothing=label_smoothing, schedule=schedule, max_minutes=max_minutes)
-        res |= mirrored(hx)
+        if hx:
+            y_va = np.array([classes.index(c) for c in va[target]])
+            vx = {k: hx.pop(k) for k in list(hx) if k.startswith('val_')} | {'val_accuracy': float((p_va.argmax(1) == y_va).mean())}
+            res |= mirrored(hx) | vx | {'hierarchical_choice_on_val': max(
+                ('direct', 'hierarchical', 'hierarchical_fused'), key=lambda n: vx['val_accuracy' if n == 'direct' else f'val_{n}_accuracy'])}
     if split_by == 'type':   # which kinds of products the model never saw
         res['held_out_types'] = {s: sorted(rows[split.values == s]['articleType'].dropna().unique()) for s in ('val', 'test')}
         res['split_counts'] = split.value_counts().to_dict()

@@ -55,15 +55,15 @@ def resnet50_embedder(pretrained: bool = False, size: int = 224, seed: int = 0, 
                     {'backbone': 'resnet50', 'pretrained': bool(pretrained), 'size': int(size), 'seed': int(seed)})
 
 # %% ../nbs/04a_embeddings.ipynb #3a07dd90
-def lite0_embedder(pretrained: bool = True, size: int = 224, device=None) -> Embedder:
-    "EfficientNet-Lite0 global-average-pooled features (1280-d) with the ImageNet weights shipped in a package (notebook 02a)."
+def lite0_embedder(pretrained: bool = True, size: int = 224, device=None, arch: str = 'efficientnet_lite0') -> Embedder:
+    "EfficientNet-Lite0 (or `arch` Lite1/Lite2) global-average-pooled features (1280-d) with the ImageNet weights shipped in a package (02a)."
     import torch
-    from fashion_research.lite0 import build_lite0, LITE0_PREPROCESSING
-    m = build_lite0(pretrained, num_classes=0)
+    from fashion_research.lite0 import build_lite, LITE0_PREPROCESSING
+    m = build_lite(arch, pretrained, num_classes=0)
     dev = pick_device(device) if device else torch.device('cpu')
     m = m.eval().to(dev)
-    return Embedder('efficientnet_lite0-gap', lambda x: m(x.to(dev)).cpu(), size, m.weights_source,
-                    {'backbone': 'efficientnet_lite0', 'pretrained': bool(pretrained), 'size': int(size)},
+    return Embedder(f'{arch}-gap', lambda x: m(x.to(dev)).cpu(), size, m.weights_source,
+                    {'backbone': arch, 'pretrained': bool(pretrained), 'size': int(size)},
                     LITE0_PREPROCESSING['mean'], LITE0_PREPROCESSING['std'])
 
 # %% ../nbs/04a_embeddings.ipynb #da6e98aa
@@ -106,15 +106,16 @@ def head_embedder(path: str | os.PathLike, device=None, sha1: str | None = None)
 # %% ../nbs/04a_embeddings.ipynb #eeb57181
 def make_embedder(backbone: str = 'resnet50', pretrained: bool | None = None, size: int | None = None, seed: int = 0,
                   device=None, sha1: str | None = None) -> Embedder:
-    "An embedder from a name: 'efficientnet_lite0' or 'resnet50' (GAP features), the path of a classifier checkpoint saved by 03, or of a retrieval head ('.head.pt', 04b)."
+    "An embedder from a name: 'efficientnet_lite0' (or _lite1, _lite2) or 'resnet50' (GAP features), the path of a classifier checkpoint saved by 03, or of a retrieval head ('.head.pt', 04b)."
     # pretrained=None: Lite0 with its ImageNet weights (they ship with the project), ResNet50 from random init (a download)
     if str(backbone).lower() == 'resnet50': return resnet50_embedder(bool(pretrained), size or 224, seed, device)
-    if str(backbone).lower() == 'efficientnet_lite0': return lite0_embedder(pretrained is not False, size or 224, device)
+    if str(backbone).lower() in ('efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2'):
+        return lite0_embedder(pretrained is not False, size or 224, device, str(backbone).lower())
     if backbone == 'custom': raise ValueError("a 'custom' embedder cannot be rebuilt from its spec: pass the Embedder itself")
     p = Path(str(backbone)).expanduser()
     if p.is_file() and p.name.endswith('.head.pt'): return head_embedder(p, device, sha1)
     if p.is_file(): return classifier_embedder(p, device, sha1)
-    raise ValueError(f"unknown backbone {backbone!r}: use 'efficientnet_lite0', 'resnet50' the path of a classifier checkpoint (.pt) saved by 03_classifiers, or a retrieval head (.head.pt) saved by 04b")
+    raise ValueError(f"unknown backbone {backbone!r}: use 'efficientnet_lite0' (_lite1, _lite2), 'resnet50', the path of a classifier checkpoint (.pt) saved by 03_classifiers, or a retrieval head (.head.pt) saved by 04b")
 
 # %% ../nbs/04a_embeddings.ipynb #0b557ba6
 def dominant_colour(im: Image.Image, white: int = 235) -> np.ndarray:

