@@ -174,7 +174,8 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
     proc = None
     if url is None: proc, url = start_server(list(serve_args), log=log)
     res = {'url': url, 'started_here': proc is not None, 'photos': len(payloads), 'requests_per_run': requests,
-           'loadavg_start': list(os.getloadavg()), 'cpu_count': os.cpu_count(), 'bench_torch_threads': torch_threads}
+           'loadavg_start': list(os.getloadavg()), 'cpu_count': os.cpu_count(), 'bench_torch_threads': torch_threads,
+           'serve_args': [str(a) for a in serve_args]}
     try:
         h = _get_json(url + '/health')
         res |= {'server_rss_mb_start': h.get('rss_mb'), 'workers_threads': h.get('workers_threads'),
@@ -212,7 +213,8 @@ def bench_serve(url=None, serve_args=(), data=None, photos=None, requests: int =
     if ceiling: res |= inprocess_ceiling(h, payloads)
     res |= _batching_summary(res, max(concurrency))
     res['loadavg_end'] = list(os.getloadavg())
-    print_bench('bench serve', {k: v for k, v in res.items() if k != 'runs'}, json_path)
+    print_bench('bench serve', {k: v for k, v in res.items() if k != 'runs'})   # the runs print as the table below;
+    if json_path: print(f"  -> {save_json(res, json_path)}")                 # the JSON keeps them
     print(f"  {'endpoint':<10} {'batched':>7} {'conc':>4} {'req':>5} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'5xx':>4} {'503':>4}")
     for r in res.get('runs', []):
         print(f"  {r['endpoint']:<10} {'yes' if r.get('batched', True) else 'no':>7} {r['concurrency']:>4} {r['requests']:>5} {r['req_per_s']:>7.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "

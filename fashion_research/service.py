@@ -201,7 +201,7 @@ def _batchers(models: ServiceModels, max_batch: int, wait_ms: float, max_queue: 
     return {k: MicroBatcher(fn, max_batch, wait_ms, max_queue, k, workers=workers) for k, fn in fns.items()}
 
 def create_app(models: ServiceModels | None = None, models_dir=None, data=None, workers_threads: int = 2,
-               max_upload_mb: float = 10, max_pixels: int = MAX_PIXELS, max_batch: int = 16, batch_wait_ms: float = 0.0,
+               max_upload_mb: float = 10, max_pixels: int = MAX_PIXELS, max_batch: int = 4, batch_wait_ms: float = 0.0,
                max_queue: int = 64, **load_kw):
     """The FastAPI application over `models` (else loaded from `models_dir`, else the sample models); see the endpoints below.
     /classify, /search and /segment are micro-batched (`max_batch`, `batch_wait_ms`, `max_queue`; `max_batch=1`: off)."""
@@ -405,14 +405,14 @@ def _serve_args(p) -> None:
                    "export, else PyTorch), torch or onnx (default auto; write exports with `fashion-research export-classifier`)")
     p.add_argument('--onnx-threads', type=int, default=1, help='onnxruntime threads per classifier (default 1)')
     p.add_argument('--onnx-precision', default=None, choices=ONNX_PRECISIONS, help='which export the onnx engine runs (default: float32 when there is one, else int8)')
-    p.add_argument('--max-batch', type=int, default=16, help='/classify, /search, /segment: requests run together at most (default 16; 1 = each alone)')
+    p.add_argument('--max-batch', type=int, default=4, help='/classify, /search, /segment: requests run together at most (default 4, chosen by `bench serve`; 1 = each alone)')
     p.add_argument('--batch-wait-ms', type=float, default=0.0, help='how long a batch waits for more requests (default 0: it takes what '
                    'piled up while the previous batch ran)')
     p.add_argument('--max-queue', type=int, default=64, help='requests waiting per batched route before 503 + Retry-After (default 64)')
 
 def serve(data=None, models_dir=None, host: str = '127.0.0.1', port: int = 8000, workers_threads: int = 2, max_upload_mb: float = 10,
           max_pixels: int = MAX_PIXELS, magenta=None, unet=None, deeplab='auto', styles_dir=None, torch_threads: int = 1,
-          log_level: str = 'warning', engine: str = 'auto', onnx_threads: int = 1, max_batch: int = 16, batch_wait_ms: float = 0.0,
+          log_level: str = 'warning', engine: str = 'auto', onnx_threads: int = 1, max_batch: int = 4, batch_wait_ms: float = 0.0,
           max_queue: int = 64, onnx_precision: str | None = None) -> None:
     "Load the models once and run the service under uvicorn (blocks until stopped)."
     import torch, uvicorn

@@ -311,7 +311,9 @@ def test_bench_serve_compares_batched_unbatched_and_ceiling(models_dir, sample_d
     assert {(r['endpoint'], r['batched']) for r in res['runs']} == {(e, b) for e in ('/classify', '/search') for b in (True, False)}
     assert res['batching_speedup_c16'] > 0 and res['search_batching_speedup_c16'] > 0 and res['top_concurrency'] == 4
     assert res['classify_c16_req_s'] == next(r['req_per_s'] for r in res['runs'] if r['endpoint'] == '/classify' and r['concurrency'] == 4 and r['batched'])
-    assert json.loads((tmp_path/'serve.json').read_text())['classify_c16_req_s_unbatched'] > 0
+    saved = json.loads((tmp_path/'serve.json').read_text())
+    assert saved['classify_c16_req_s_unbatched'] > 0 and saved['runs'] == json.loads(json.dumps(res['runs']))   # the table is in the JSON
+    assert '--max-batch' not in saved['serve_args'] and str(models_dir) in saved['serve_args']
 
 
 def test_serve_refuses_to_start_without_its_required_files(tmp_path):
