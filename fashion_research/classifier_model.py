@@ -467,6 +467,7 @@ def train_classifier(items: pd.DataFrame, target: str = 'masterCategory', arch: 
     info = dict(mode=mode, epochs_run=len(hist), history=hist, train_s=train_s, train_cpu_s=train_cpu_s,
                 torch_threads=torch.get_num_threads(), stage_s=timer.seconds, cache=cache,
                 n_train=len(tr), n_val=len(va), split_counts=split.value_counts().to_dict(), fingerprint=fingerprint,
+                trained_ids=sorted(map(str, pd.concat([tr, va])['id'])) if 'id' in rows else None,   # retrieval must not query them
                 class_weights=None if cw is None else cw.tolist(), lr=lr, augment=','.join(sorted(_augment_set(augment))),
                 label_smoothing=label_smoothing, schedule=schedule, batch_size=batch_size, seed=seed,
                 world_size=dinfo.world_size, global_batch_size=per_rank*dinfo.world_size,

@@ -32,6 +32,7 @@ class Embedder:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     transform_fn: Callable | None = None
+    trained_ids: frozenset | None = None   # ids (str) of the products its weights were trained on; None: none recorded
     def transform(self):
         "The eval transform: PIL RGB -> normalised tensor."
         return self.transform_fn() if self.transform_fn else image_transform(self.size, mean=self.mean, std=self.std)
@@ -79,9 +80,11 @@ def classifier_embedder(path: str | os.PathLike, device=None, sha1: str | None =
     tc = load_classifier_engine(path, engine, device)
     model = getattr(tc, 'model', None)
     if model is not None and hasattr(model, 'eval'): model.eval()
+    ids = (getattr(tc, 'info', None) or {}).get('trained_ids')
     return Embedder(f'{tc.arch}-penultimate', tc.embed, int(tc.image_size),
                     f"{weights_label(path=path)} ({tc.arch} classifier trained from {tc.weights})",
-                    {'backbone': str(path), 'sha1': digest}, tuple(tc.mean), tuple(tc.std), tc.transform)
+                    {'backbone': str(path), 'sha1': digest}, tuple(tc.mean), tuple(tc.std), tc.transform,
+                    None if ids is None else frozenset(map(str, ids)))
 
 # %% ../nbs/04a_embeddings.ipynb #d97b18ff
 def head_embedder(path: str | os.PathLike, device=None, sha1: str | None = None) -> Embedder:
@@ -101,7 +104,7 @@ def head_embedder(path: str | os.PathLike, device=None, sha1: str | None = None)
     trained = (f", trained here on {t['n_train']:,} products, validation precision@{t.get('k', 10)} "
                f"{t.get('best_val_precision', float('nan')):.3f} vs {t.get('base_val_precision', float('nan')):.3f}") if t.get('n_train') else ''
     return Embedder(f'{base.name}+head', fn, base.size, f"{base.weights} + retrieval head {path.name}{trained}",
-                    {'backbone': str(path), 'sha1': digest}, base.mean, base.std, base.transform_fn)
+                    {'backbone': str(path), 'sha1': digest}, base.mean, base.std, base.transform_fn, base.trained_ids)
 
 # %% ../nbs/04a_embeddings.ipynb #eeb57181
 def make_embedder(backbone: str = 'resnet50', pretrained: bool | None = None, size: int | None = None, seed: int = 0,

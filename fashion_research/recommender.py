@@ -439,8 +439,17 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
         in_ix = np.ones(len(items), bool) if split_by == 'type' else ~is_q
         index = SimilarityIndex(all_emb.subset(in_ix), meta[in_ix], groups[in_ix], emb)
         q_emb, q_items, q_groups, q_build = all_emb.subset(is_q), items[is_q].reset_index(drop=True), groups[is_q], {}
+    # a query the backbone learned from (a classifier's train/val product) flatters it: such queries are left out
+    seen = q_items['id'].astype(str).isin(emb.trained_ids or ()).to_numpy()
+    if seen.any(): q_emb, q_items, q_groups = q_emb.subset(~seen), q_items[~seen].reset_index(drop=True), q_groups[~seen]
     finish_distributed()   # under torchrun: the ranks shared the embedding; rank 0 alone measures and prints
     if not is_rank0(): return {}
+    if progress and seen.any():
+        print(f"{seen.sum():,} of {len(seen):,} queries are products {backbone} was trained on: left out, "
+              f"so precision is measured on the {len(seen) - seen.sum():,} it never saw", flush=True)
+    elif progress and emb.trained_ids is None and Path(str(backbone)).is_file():
+        print(f"note: {backbone} records no training products (saved before they were recorded), so queries it may have "
+              f"learned from cannot be left out: if it was trained on these products, precision is optimistic", flush=True)
     if save_index: index.save(save_index)
     summary, _ = retrieval_metrics(index, q_emb.vectors, q_items, k, q_groups)
     lat = query_latency(index.search, q_emb.vectors[:latency_queries], k) if len(q_emb) else {}
@@ -459,7 +468,8 @@ def bench_recommend(data=None, test_data=None, backbone: str = 'efficientnet_lit
            'search': index.search_method,
            'index_build_s': t_build.seconds, 'embedded_items': b.get('items_computed'),
            'index_build_items_per_s': rate, 'embeddings_from_cache': all_emb.cached,
-           'torch_threads': torch.get_num_threads(), 'batch_size': batch_size}
+           'torch_threads': torch.get_num_threads(), 'batch_size': batch_size,
+           'queries_seen_by_backbone': int(seen.sum()), 'backbone_training_products_known': emb.trained_ids is not None}
     if len(q_emb) and len(index) > k:   # both exact methods on the real vectors, side by side
         res |= {f'real_{key}': v for key, v in compare_search(index.vectors, q_emb.vectors[:latency_queries], k).items()}
     if approx_dims and len(q_emb) and len(index) > approx_dims:
