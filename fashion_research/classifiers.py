@@ -213,6 +213,14 @@ def hierarchical_figures(tc: TrainedClassifier, rows: pd.DataFrame, split: pd.Se
             out[f'{key}{name}_macro_f1'] = float(f1_score(y, p.argmax(1), labels=labels, average='macro', zero_division=0))
     return out
 
+# %% ../nbs/03_classifiers.ipynb #d50fc4a5
+def _choices_on_val(vx: dict) -> dict:
+    "The recipes with the best validation accuracy (`val_...accuracy` keys): image-only (image or image+prior) and with the title."
+    acc = lambda n: vx.get('val_accuracy' if n == 'image' else f'val_{n}_accuracy')
+    pick = lambda names: max(names, key=acc)   # a tie keeps the first, simpler recipe
+    img, ttl = [n for n in ('image', 'image_prior') if acc(n) is not None], [n for n in ('fused', 'fused_prior') if acc(n) is not None]
+    return ({'image_only_choice_on_val': pick(img)} if len(img) > 1 else {}) | ({'with_title_choice_on_val': pick(ttl)} if ttl else {})
+
 # %% ../nbs/03_classifiers.ipynb #0386a271
 def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target: str = 'masterCategory',
                    image_size: int = 128, epochs: int = 5, pretrained: bool = False, mode: str = 'finetune',
@@ -230,6 +238,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     `tta=True` also evaluates with test-time flip: `tta_accuracy`, `tta_macro_f1` (and `in_range_...`).
     `hierarchical=True` (masterCategory): also through an articleType head (`hierarchical_figures`); the split's validation rows
     score the direct, hierarchical and fused models (`val_...accuracy`) and `hierarchical_choice_on_val` names the best.
+    With `title` or `prior` the validation rows score every source and fusion too (`val_...accuracy`), and
+    `image_only_choice_on_val` (image or image+prior: both see only the photo) and `with_title_choice_on_val` name the best.
 
     Under torchrun the N ranks train together (see `_fit`); then rank 0 alone evaluates, saves, times and prints, and the
     other ranks return an empty dict."""
@@ -294,8 +304,12 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     tm = None
     if title or prior:   # image-only, title-only (prior-only) and fused, on the test split and on --test-data
         pr = ImageNetPrior(classes, prior_size, batch_size, workers, progress) if prior else None
-        fx, fusions, tm = fusion_figures(tc, rows, split, sets, title, pr, batch_size, workers, seed)
-        res |= mirrored(fx)
+        va = rows[split.values == 'val']   # the validation rows (held-out types for --split type) choose the recipe too
+        p_va = tc.predict_proba(list(va['image_path']), batch_size, workers)
+        fx, fusions, tm = fusion_figures(tc, rows, split, sets | {'val_': (va, p_va)}, title, pr, batch_size, workers, seed)
+        vx = {k: fx.pop(k) for k in list(fx) if k.startswith('val_')}
+        vx['val_accuracy'] = float((p_va.argmax(1) == np.array([classes.index(c) for c in va[target]])).mean())
+        res |= mirrored(fx) | vx | _choices_on_val(vx)
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
         res['saved'] = str(save_classifier(tc, save))

@@ -37,6 +37,10 @@ def test_bench_classify_title_reports_image_title_and_fused(trained):
     assert res['in_range_n_test'] != res['n_test']                  # the split's test set and --test-data, apart
     w = res['fusion_weights']['fused']
     assert w['title'] > 0 and w['image'] >= 0 and 'validation' in res['fusion_chosen_on']
+    # the validation rows score the sources and the fusion too; the choice among with-title recipes is made there
+    for k in ('val_accuracy', 'val_title_accuracy', 'val_fused_accuracy'): assert 0 <= res[k] <= 1, k
+    assert res['val_fused_accuracy'] > res['val_accuracy'] and res['with_title_choice_on_val'] == 'fused'
+    assert 'image_only_choice_on_val' not in res                       # without --prior there is one image-only recipe
     assert Path(res['saved_title']) == model.with_name('m.title.pt') and Path(res['saved_title']).is_file()
 
 
@@ -95,6 +99,17 @@ def test_bench_split_type_holds_out_whole_types(sample_data, tmp_path):
     assert r['split'] == 'type' and r['index_items'] == len(items)
     assert r['n_queries'] == (split_catalog(items, by='type') == 'test').sum() > 0
     assert 0 < r['precision_at_k'] <= 1
+
+
+def test_bench_classify_prior_is_chosen_on_validation(sample_data, tmp_path):
+    "--prior on unseen types: image-only and image+prior both scored on the validation types; the better one is named."
+    assert main(['bench', 'classify', '--data', str(sample_data), '--arch', 'simple_cnn', '--image-size', '32', '--epochs', '1',
+                 '--no-speed', '--workers', '0', '--split', 'type', '--prior', '--prior-size', '96',
+                 '--json', str(tmp_path/'p.json')]) == 0
+    res = json.loads((tmp_path/'p.json').read_text())
+    for k in ('val_accuracy', 'val_prior_accuracy', 'val_image_prior_accuracy', 'image_prior_accuracy'): assert 0 <= res[k] <= 1, k
+    best = 'image_prior' if res['val_image_prior_accuracy'] > res['val_accuracy'] else 'image'
+    assert res['image_only_choice_on_val'] == best and 'with_title_choice_on_val' not in res
 
 
 def test_imagenet_prior_on_real_photos_opt_in():
