@@ -312,6 +312,8 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
         res |= mirrored(fx) | vx | _choices_on_val(vx)
     if save:
         tc.info['test_metrics'] = {k: res[k] for k in ('accuracy', 'macro_f1', 'n_test')}
+        if title or prior:   # the fusion weights chosen on validation travel with the checkpoint (`classify --prior` reads them)
+            tc.info |= {'fusions': fusions, 'prior_size': prior_size if prior else None} | _choices_on_val(vx)
         res['saved'] = str(save_classifier(tc, save))
         if export:    # the fast path is the default path: its ONNX exports beside it (03e), int8 calibrated on its training photos
             try: res['onnx_saved'] = {k: str(v) for k, v in export_classifier(save, list(rows['image_path'][split.values == 'train'])).items()}
@@ -330,24 +332,39 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     return res
 
 # %% ../nbs/03_classifiers.ipynb #51ab6de8
+def _prior_fusion(tc, model_path, with_title: bool) -> dict:
+    "The image+prior (or image+title+prior) fusion saved in the checkpoint by `bench classify --prior --save`, or a clear refusal."
+    name = 'fused_prior' if with_title else 'image_prior'
+    f = (tc.info.get('fusions') or {}).get(name)
+    if not f: raise CheckpointError(f"{model_path} has no {name} fusion weights: `fashion-research bench classify --data DIR --prior"
+                                    f"{' --title' if with_title else ''} --save {model_path}` fits them on validation and saves them")
+    return f | {'name': name}
+
 def classify_images(images, model_path, top: int = 3, device=None, json_path=None, titles: dict | None = None,
-                    engine: str = 'auto') -> list[dict]:
+                    engine: str = 'auto', prior: bool = False) -> list[dict]:
     """Predict each image with the checkpoint at `model_path`; print `image  label  p` and the top classes.
-    `titles` ({image: title}): each image's photo fused with its title by the title model saved beside the checkpoint."""
+    `titles` ({image: title}): each image's photo fused with its title by the title model saved beside the checkpoint.
+    `prior`: also fused with the ImageNet prior (03d) by the weights `bench classify --prior --save` chose on validation,
+    which holds up better on kinds of products the shop never sold."""
     tc = load_classifier_engine(model_path, engine, device)     # its current ONNX export when there is one (03e)
-    P = tc.predict_proba(list(images))
+    fz = _prior_fusion(tc, model_path, titles is not None) if prior else None   # refused before any photo is read
+    src = {'image': tc.predict_proba(list(images))}
     if titles is not None:
         tm, fusions = load_title_model(model_path, tc.classes)
         if 'fused' not in fusions: raise CheckpointError(f"the title model beside {model_path} has no image+title fusion weights")
-        T = tm.predict_proba([titles.get(str(im), '') for im in images])
-        P = fuse([P, T], fusions['fused']['weights'])
+        src['title'] = tm.predict_proba([titles.get(str(im), '') for im in images])
+        fz = fz or fusions['fused'] | {'name': 'fused'}
+    if prior:
+        from fashion_research.imagenet_prior import ImageNetPrior
+        src['prior'] = ImageNetPrior(tc.classes, int(tc.info.get('prior_size') or 224))(pd.DataFrame({'image_path': list(map(str, images))}))
+    P = fuse([src[s] for s in fz['sources']], fz['weights']) if fz else src['image']
     out = []
     for im, p in zip(images, P):
         probs = {c: float(v) for c, v in zip(tc.classes, p)}; label = tc.classes[int(np.argmax(p))]
         best = sorted(probs.items(), key=lambda kv: -kv[1])[:top]
         print(f"{im}\t{label}\t{probs[label]:.4f}\t" + ', '.join(f"{c} {p:.3f}" for c, p in best))
         out.append(dict(image=str(im), label=label, probability=probs[label], probabilities=probs)
-                   | ({'title': titles.get(str(im), '')} if titles is not None else {}))
+                   | ({'title': titles.get(str(im), '')} if titles is not None else {}) | ({'fusion': fz['name']} if fz else {}))
     if json_path: save_json(out, json_path)
     return out
 
@@ -357,7 +374,7 @@ def _classify_cmd(a) -> list[dict]:
     if a.title is not None and len(a.images) != 1:
         raise ValueError(f"--title TEXT goes with one IMAGE (got {len(a.images)}); for several, give --titles CSV with columns image,title")
     titles = {str(a.images[0]): a.title} if a.title is not None else read_titles_csv(a.titles, a.images) if a.titles else None
-    return classify_images(a.images, a.model, a.top, a.device, a.json, titles, a.engine)
+    return classify_images(a.images, a.model, a.top, a.device, a.json, titles, a.engine, a.prior)
 
 # %% ../nbs/03_classifiers.ipynb #ed297b4e
 def register_cli(commands, bench) -> None:
@@ -371,6 +388,9 @@ def register_cli(commands, bench) -> None:
                    help="the product's title (with one IMAGE): fused with the title model saved beside --model by `bench classify --title --save`")
     p.add_argument('--titles', default=None, metavar='CSV',
                    help='the titles of the IMAGEs: a CSV with columns image,title (an IMAGE it does not list is classified from its photo alone)')
+    p.add_argument('--prior', action='store_true',
+                   help='also fuse the ImageNet prior with the weights `bench classify --prior --save` chose on validation '
+                        '(better on kinds of products the shop never sold)')
     p.set_defaults(func=_classify_cmd)
     b = bench.add_parser('classify', help='train, evaluate and time a classifier on a dataset folder')
     b.add_argument('--data', default=None, metavar='DIR'); b.add_argument('--test-data', default=None, metavar='DIR')

@@ -82,6 +82,9 @@ def test_classify_title_refuses_a_foreign_or_missing_title_model(trained, sample
     assert err.startswith('fashion-research: error: no title model for') and 'Traceback' not in err
     assert main(['classify', row['image_path'], row['image_path'], '--model', str(model), '--title', 'x']) == 2
     assert '--titles CSV' in capsys.readouterr().err
+    assert main(['classify', row['image_path'], '--model', str(model), '--prior']) == 2   # saved without --prior: no weights
+    err = capsys.readouterr().err
+    assert 'has no image_prior fusion weights' in err and '--prior --save' in err and 'Traceback' not in err
 
 
 def test_bench_split_type_holds_out_whole_types(sample_data, tmp_path):
@@ -104,12 +107,21 @@ def test_bench_split_type_holds_out_whole_types(sample_data, tmp_path):
 def test_bench_classify_prior_is_chosen_on_validation(sample_data, tmp_path):
     "--prior on unseen types: image-only and image+prior both scored on the validation types; the better one is named."
     assert main(['bench', 'classify', '--data', str(sample_data), '--arch', 'simple_cnn', '--image-size', '32', '--epochs', '1',
-                 '--no-speed', '--workers', '0', '--split', 'type', '--prior', '--prior-size', '96',
-                 '--json', str(tmp_path/'p.json')]) == 0
+                 '--no-speed', '--workers', '0', '--split', 'type', '--prior', '--prior-size', '96', '--no-export',
+                 '--save', str(tmp_path/'p.pt'), '--json', str(tmp_path/'p.json')]) == 0
     res = json.loads((tmp_path/'p.json').read_text())
     for k in ('val_accuracy', 'val_prior_accuracy', 'val_image_prior_accuracy', 'image_prior_accuracy'): assert 0 <= res[k] <= 1, k
     best = 'image_prior' if res['val_image_prior_accuracy'] > res['val_accuracy'] else 'image'
     assert res['image_only_choice_on_val'] == best and 'with_title_choice_on_val' not in res
+    # `classify --prior` fuses the photo with the prior by the saved weights: the test split's figure, product by product
+    items = load_catalog(sample_data, progress=False).items
+    rows = items[items['masterCategory'].isin(res['classes'])]
+    held = rows[split_catalog(rows, by='type').to_numpy() == 'test']
+    assert main(['classify', *held['image_path'], '--model', str(tmp_path/'p.pt'), '--prior', '--json', str(tmp_path/'c.json')]) == 0
+    out = json.loads((tmp_path/'c.json').read_text())
+    assert {o['fusion'] for o in out} == {'image_prior'}
+    hits = sum(o['label'] == c for o, c in zip(out, held['masterCategory']))
+    assert abs(hits/len(held) - res['image_prior_accuracy']) < 1e-9, (hits, len(held), res['image_prior_accuracy'])
 
 
 def test_imagenet_prior_on_real_photos_opt_in():
