@@ -194,7 +194,7 @@ def page_file(name: str) -> bytes:
 def _batchers(models: ServiceModels, max_batch: int, wait_ms: float, max_queue: int, workers: int = 2) -> dict:
     "A `MicroBatcher` each for /classify, /search and /segment (none when `max_batch` is 1: each request alone, in the pool)."
     if max_batch <= 1: return {}
-    warm_batches(models, max_batch)
+    warm_batches(models, max_batch, workers)   # as many at once as there are workers
     fns = {'classify': lambda items: classify_photos(models, *map(list, zip(*items))),
            'search': lambda items: search_photos(models, *map(list, zip(*items))),
            'segment': lambda items: [garment_mask(models, im, kind) for im, kind in items]}   # the segmenters take one photo

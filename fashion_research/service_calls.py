@@ -140,12 +140,15 @@ def suggest(models: ServiceModels, history: list[int], k: int = 10) -> list[dict
     except ValueError as e: raise ServiceError(422, str(e)) from None
     return _records(models, df, ('rank', 'score', 'taste', 'fit'))
 
-def warm_batches(models: ServiceModels, max_batch: int) -> list[int]:
-    """Run the classifiers and the index's backbone once at `max_batch` photos, then at 1: the runtime's memory for the
-    largest batch is taken at start, not during the first busy minute (measured in 12a). Returns the sizes run."""
+def warm_batches(models: ServiceModels, max_batch: int, threads: int = 1) -> list[int]:
+    """Run the classifiers and the index's backbone at `max_batch` photos, then at 1, in `threads` threads at once (the
+    batchers' workers run side by side): the runtimes' memory for the busiest moment is taken at start, not during the
+    first busy minute (measured in 12a and RESULTS.md). Returns the sizes run."""
+    from concurrent.futures import ThreadPoolExecutor
     im = Image.new('RGB', (64, 64), (200, 200, 200)); sizes = sorted({max(1, int(max_batch)), 1}, reverse=True)
-    for n in sizes:
-        classify_photos(models, [im]*n, [1]*n); search_photos(models, [im]*n, [1]*n)
+    def warm(_):
+        for n in sizes: classify_photos(models, [im]*n, [1]*n); search_photos(models, [im]*n, [1]*n)
+    with ThreadPoolExecutor(max(1, threads)) as ex: list(ex.map(warm, range(max(1, threads))))
     return sizes
 
 # %% ../nbs/12c_service_calls.ipynb #2532cbc4
