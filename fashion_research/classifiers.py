@@ -22,11 +22,11 @@ _all_ = ['ClassifierNet', 'ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES', 'preprocessi
 
 # %% auto #0
 __all__ = ['FUSIONS', 'evaluate', 'plot_confusion', 'compare_speed', 'fusion_figures', 'hierarchical_figures', 'bench_classify',
-           'classify_images', 'register_cli', 'ClassifierNet', 'ARCHS', 'STUDY_ACCURACY', 'STUDY_NAMES',
-           'preprocessing', 'build_classifier', 'select_target', 'default_workers', 'load_pixels', 'normalise',
-           'TrainedClassifier', 'class_weights_for', 'recalibrate_bn', 'PIXEL_AUGMENTATIONS', 'model_fingerprint',
-           'default_cache_dir', 'cached_features', 'train_classifier', 'CHECKPOINT_FORMAT', 'save_classifier',
-           'load_classifier']
+           'saved_prior_fusion', 'classify_images', 'register_cli', 'ClassifierNet', 'ARCHS', 'STUDY_ACCURACY',
+           'STUDY_NAMES', 'preprocessing', 'build_classifier', 'select_target', 'default_workers', 'load_pixels',
+           'normalise', 'TrainedClassifier', 'class_weights_for', 'recalibrate_bn', 'PIXEL_AUGMENTATIONS',
+           'model_fingerprint', 'default_cache_dir', 'cached_features', 'train_classifier', 'CHECKPOINT_FORMAT',
+           'save_classifier', 'load_classifier']
 
 # %% ../nbs/03_classifiers.ipynb #3f320133
 @torch.no_grad()
@@ -332,10 +332,17 @@ def bench_classify(data=None, test_data=None, arch: str = 'mobilenet_v2', target
     return res
 
 # %% ../nbs/03_classifiers.ipynb #51ab6de8
-def _prior_fusion(tc, model_path, with_title: bool) -> dict:
-    "The image+prior (or image+title+prior) fusion saved in the checkpoint by `bench classify --prior --save`, or a clear refusal."
+def saved_prior_fusion(tc, with_title: bool = False) -> dict | None:
+    """The image+prior (`with_title`: image+title+prior) fusion `bench classify --prior --save` chose on validation and saved
+    in the checkpoint ({'sources', 'weights', 'name'}), or None when the checkpoint has none."""
     name = 'fused_prior' if with_title else 'image_prior'
-    f = (tc.info.get('fusions') or {}).get(name)
+    f = (getattr(tc, 'info', None) or {}).get('fusions', {}) or {}
+    return f[name] | {'name': name} if f.get(name) else None
+
+def _prior_fusion(tc, model_path, with_title: bool) -> dict:
+    "`saved_prior_fusion`, or a clear refusal that says how to fit and save the weights."
+    name = 'fused_prior' if with_title else 'image_prior'
+    f = saved_prior_fusion(tc, with_title)
     if not f: raise CheckpointError(f"{model_path} has no {name} fusion weights: `fashion-research bench classify --data DIR --prior"
                                     f"{' --title' if with_title else ''} --save {model_path}` fits them on validation and saves them")
     return f | {'name': name}

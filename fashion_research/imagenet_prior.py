@@ -4,6 +4,7 @@
 
 # %% ../nbs/03d_imagenet_prior.ipynb #efc2aa25
 from __future__ import annotations
+import math
 from typing import Sequence
 import numpy as np
 import pandas as pd
@@ -57,18 +58,25 @@ def prior_from_imagenet(q: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     return P + (1 - P.sum(1, keepdims=True))/K
 
 # %% ../nbs/03d_imagenet_prior.ipynb #6892d1ca
+def _pil_batches(ims: list, tf, batch_size: int):
+    "Batches of in-memory photos (the service's uploads), transformed as the loader transforms files."
+    import torch
+    for i in range(0, len(ims), batch_size): yield torch.stack([tf(im.convert('RGB')) for im in ims[i:i + batch_size]])
+
 def imagenet_probs(paths: Sequence, size: int = 224, batch_size: int = 64, workers: int | None = 0, progress: bool = False,
                    net=None) -> np.ndarray:
-    "ImageNet class probabilities (N, 1000) of photos from the shipped Lite0 at `size` px."
+    "ImageNet class probabilities (N, 1000) of photos (image files or PIL images) from the shipped Lite0 at `size` px."
     import torch
+    from PIL import Image
     from tqdm.auto import tqdm
     net = net or build_lite0(pretrained=True)
     net.eval()
     tf = image_transform(size, mean=LITE0_PREPROCESSING['mean'], std=LITE0_PREPROCESSING['std'])
-    out = []
+    ims, out = list(paths), []
+    pil = bool(ims) and all(isinstance(p, Image.Image) for p in ims)
+    batches = _pil_batches(ims, tf, batch_size) if pil else make_loader(ims, size=size, batch_size=batch_size, num_workers=workers, transform=tf)
     with torch.inference_mode():
-        for xb in tqdm(make_loader(list(paths), size=size, batch_size=batch_size, num_workers=workers, transform=tf),
-                       desc=f'ImageNet prior at {size}px', disable=not progress, leave=False):
+        for xb in tqdm(batches, total=math.ceil(len(ims)/batch_size), desc=f'ImageNet prior at {size}px', disable=not progress, leave=False):
             out.append(net(xb).softmax(1).double().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1000))
 

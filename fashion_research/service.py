@@ -297,10 +297,13 @@ def create_app(models: ServiceModels | None = None, models_dir=None, data=None, 
     @app.post('/classify', responses=errors(*UPLOAD_ERRORS) | BUSY)
     async def classify(file: UploadFile = upload('product photo'), top: int = Query(3, ge=1, le=50),
                        title: str = Form(None, max_length=500, description="the product's title (productDisplayName): fused with "
-                                         "the photo by each classifier that has a title model (see /health)")):
-        "Top classes with probabilities for each loaded classifier (photo and, where given, title)."
+                                         "the photo by each classifier that has a title model (see /health)"),
+                       prior: bool = Form(False, description="also fuse the ImageNet prior of the shipped Lite0 (better on kinds of "
+                                          "products the shop never sold), by each classifier whose checkpoint has the fusion "
+                                          "weights `bench classify --prior --save` chose on validation (`prior_fusion` in /health)")):
+        "Top classes with probabilities for each loaded classifier (photo and, where given, title and ImageNet prior)."
         im = await image_of(file, 'file')
-        return {'predictions': await batched('classify', classify_photo, im, top, title)}
+        return {'predictions': await batched('classify', classify_photo, im, top, title, prior)}
 
     @app.post('/search', responses=errors(*UPLOAD_ERRORS) | BUSY)
     async def search(file: UploadFile = upload('photo to search with'), k: int = Query(10, ge=1, le=100)):

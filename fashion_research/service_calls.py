@@ -16,6 +16,7 @@ from .nst_magenta import composite
 from .colour import parse_colour
 from .recolouring import recolor, product_mask
 from .suggestions import Suggester
+from .classifiers import saved_prior_fusion
 
 # %% auto #0
 __all__ = ['MASKS', 'ServiceError', 'ServiceModels', 'product_record', 'classify_photos', 'classify_photo', 'search_photos',
@@ -43,15 +44,27 @@ class ServiceModels:
     max_side: int = 1024                                # photos are scaled to this longer side before stylizing/recolouring
     titles: dict = field(default_factory=dict)         # target -> (TitleModel, fusion weights): a title fused with the photo
 
+    imagenet: object = None                             # the shipped Lite0 with its ImageNet head, for the prior (03d)
+
     def __post_init__(self):
         self.suggester = Suggester(self.index)
-        self._locks = {k: threading.Lock() for k in ('stylizer', 'unet', 'deeplab')}   # TFLite interpreters are not thread-safe
+        self._locks = {k: threading.Lock() for k in ('stylizer', 'unet', 'deeplab', 'imagenet')}   # TFLite interpreters are not thread-safe
         self.index.get_embedder()
+        if any(saved_prior_fusion(c) or saved_prior_fusion(c, True) for c in self.classifiers.values()): self.imagenet_net()
+
+    def imagenet_net(self):
+        "The shipped Lite0 with its ImageNet head (loaded once: at start when a classifier has prior fusion weights, else on first use)."
+        with self._locks['imagenet']:
+            if self.imagenet is None:
+                from fashion_research.lite0 import build_lite0
+                self.imagenet = build_lite0(pretrained=True).eval()
+        return self.imagenet
 
     def status(self) -> dict:
         "Each model with its weights label and file, and what is unavailable (for /health)."
         m = {f'classifier:{t}': {'arch': c.arch, 'classes': len(c.classes), 'image_size': c.image_size, 'weights': c.weights,
                                  'engine': c.engine, 'title_model': t in self.titles,
+                                 'prior_fusion': [f['name'] for f in (saved_prior_fusion(c), saved_prior_fusion(c, True)) if f],
                                  'file': self.files.get(f'classifier:{t}')} for t, c in self.classifiers.items()}
         m['index'] = {'items': len(self.index), 'model': self.index.model, 'weights': self.index.weights,
                       'search': self.index.search_method, 'file': self.files.get('index')}
@@ -85,28 +98,54 @@ def _top_classes(tc, p: np.ndarray, top: int) -> dict:
     return {'label': tc.classes[int(p.argmax())], 'top': [{'class': tc.classes[i], 'p': round(float(p[i]), 4)} for i in best],
             'arch': tc.arch, 'weights': tc.weights}
 
-def _with_titles(models: ServiceModels, target: str, P: np.ndarray, titles: list) -> tuple[np.ndarray, list[bool]]:
-    "The photos' probabilities fused with their titles where the target has a title model and a photo has a title."
-    used = [bool(t and str(t).strip()) and target in models.titles for t in titles]
-    if any(used):
-        from fashion_research.title import fuse
-        tm, w = models.titles[target]; rows = [i for i, u in enumerate(used) if u]
-        P = P.copy(); P[rows] = fuse([P[rows], tm.predict_proba([titles[i] for i in rows])], w)
-    return P, used
+def _imagenet_q(models: ServiceModels, ims: list, rows: list, size: int, cache: dict) -> dict:
+    "{row: ImageNet probabilities} of the photos in `rows` at `size` px, computed once per size for all classifiers."
+    if size not in cache:
+        from fashion_research.imagenet_prior import imagenet_probs
+        cache[size] = dict(zip(rows, imagenet_probs([ims[i] for i in rows], size, batch_size=max(1, len(rows)), net=models.imagenet_net())))
+    return cache[size]
 
-def classify_photos(models: ServiceModels, ims: list, tops: list, titles: list | None = None) -> list[dict]:
+def _fused(models: ServiceModels, target: str, tc, P: np.ndarray, ims: list, titles: list, priors: list,
+           cache: dict) -> tuple[np.ndarray, list[bool], list[bool]]:
+    """The photos' probabilities fused with their titles (where the target has a title model and a photo has a title) and
+    with the ImageNet prior (where asked and the checkpoint has the fusion weights `bench classify --prior --save` chose);
+    returns (P, title used, prior used)."""
+    has_title = [bool(t and str(t).strip()) and target in models.titles for t in titles]
+    fz = {w: saved_prior_fusion(tc, w) for w in (False, True)}
+    prior_used = [bool(p) and fz[h] is not None for p, h in zip(priors, has_title)]
+    if not any(has_title) and not any(prior_used): return P, has_title, prior_used
+    from fashion_research.title import fuse
+    from fashion_research.imagenet_prior import prior_from_imagenet
+    src = {'image': P}
+    if any(has_title):
+        tm, title_w = models.titles[target]; rows = [i for i, u in enumerate(has_title) if u]
+        src['title'] = dict(zip(rows, tm.predict_proba([titles[i] for i in rows])))
+    if any(prior_used):
+        rows = [i for i, u in enumerate(prior_used) if u]
+        q = _imagenet_q(models, ims, [i for i, p in enumerate(priors) if p], int(tc.info.get('prior_size') or 224), cache)
+        src['prior'] = dict(zip(rows, prior_from_imagenet(np.stack([q[i] for i in rows]), tc.classes)))
+    P = P.copy()
+    for i, (h, u) in enumerate(zip(has_title, prior_used)):
+        if not (h or u): continue
+        f = fz[h] if u else {'sources': ['image', 'title'], 'weights': title_w}
+        P[i] = fuse([np.asarray(src[s][i])[None] for s in f['sources']], f['weights'])[0]
+    return P, has_title, prior_used
+
+def classify_photos(models: ServiceModels, ims: list, tops: list, titles: list | None = None, priors: list | None = None) -> list[dict]:
     "`classify_photo` of several photos at once: one forward pass per classifier for all of them."
     titles = list(titles) if titles is not None else [None]*len(ims)
-    out = [{} for _ in ims]
+    priors = list(priors) if priors is not None else [False]*len(ims)
+    out, cache = [{} for _ in ims], {}
     for t, tc in models.classifiers.items():
-        P, used = _with_titles(models, t, tc.predict_proba(ims, batch_size=max(1, len(ims)), workers=0), titles)
-        for i, top in enumerate(tops): out[i][t] = _top_classes(tc, P[i], top) | {'title_used': used[i]}
+        P, used, pused = _fused(models, t, tc, tc.predict_proba(ims, batch_size=max(1, len(ims)), workers=0), ims, titles, priors, cache)
+        for i, top in enumerate(tops): out[i][t] = _top_classes(tc, P[i], top) | {'title_used': used[i], 'prior_used': pused[i]}
     return out
 
-def classify_photo(models: ServiceModels, im: Image.Image, top: int = 3, title: str | None = None) -> dict:
+def classify_photo(models: ServiceModels, im: Image.Image, top: int = 3, title: str | None = None, prior: bool = False) -> dict:
     """Top classes with probabilities from every loaded classifier: {target: {label, top: [{class, p}], arch, weights,
-    title_used}}; a `title` (productDisplayName) is fused with the photo where the classifier has a title model (03c)."""
-    return classify_photos(models, [im], [top], [title])[0]
+    title_used, prior_used}}; a `title` (productDisplayName) is fused with the photo where the classifier has a title model
+    (03c); `prior`: the ImageNet prior (03d) too, where the checkpoint has the fusion weights chosen on validation (03)."""
+    return classify_photos(models, [im], [top], [title], [prior])[0]
 
 def search_photos(models: ServiceModels, ims: list, ks: list) -> list[list[dict]]:
     "`search_photo` of several photos at once: embedded in one forward pass, then each searched."

@@ -356,3 +356,31 @@ def test_classify_title_field_fuses_with_the_title_model(models_dir, sample_data
     assert 'title' in c.get('/openapi.json').text
     ck.write_bytes(ck.read_bytes() + b'\0')       # the classifier changed: its title model no longer belongs to it
     with pytest.raises(ValueError, match='title model'): sv.load_models(d, data=sample_data, deeplab='off', magenta='off')
+
+
+def test_classify_prior_field_fuses_the_imagenet_prior(models_dir, sample_data, photo, tmp_path):
+    """/classify's optional `prior` fuses the ImageNet prior by the weights saved in the checkpoint (here the prior alone
+    decides); a checkpoint without them answers from the photo, and says so."""
+    import shutil
+    from fashion_research.classifier_model import load_classifier, save_classifier
+    from fashion_research.core import load_image
+    from fashion_research.imagenet_prior import imagenet_probs, prior_from_imagenet
+    d = tmp_path/'m'; shutil.copytree(models_dir, d)
+    for f in d.glob('classifier_masterCategory*.onnx'): f.unlink()      # the checkpoint changes below: no stale export
+    ck = d/'classifier_masterCategory.pt'
+    tc = load_classifier(ck, 'cpu')
+    tc.info |= {'fusions': {'image_prior': {'sources': ['image', 'prior'], 'weights': [0.0, 1.0]}}, 'prior_size': 64}
+    save_classifier(tc, ck)
+    m = sv.load_models(d, data=sample_data, deeplab='off', magenta='off')
+    c = TestClient(sv.create_app(m))
+    h = c.get('/health').json()['models']
+    assert h['classifier:masterCategory']['prior_fusion'] == ['image_prior'] and h['classifier:articleType']['prior_fusion'] == []
+    want = prior_from_imagenet(imagenet_probs([load_image(m.index.meta['image_path'][0])], 64, net=m.imagenet), tc.classes)[0]
+    r = c.post('/classify', files={'file': ('p.jpg', photo, 'image/jpeg')}, data={'prior': 'true'}).json()['predictions']
+    assert r['masterCategory']['prior_used'] is True and r['masterCategory']['label'] == tc.classes[int(want.argmax())]
+    assert abs(r['masterCategory']['top'][0]['p'] - want.max()) < 1e-3
+    assert r['articleType']['prior_used'] is False                       # its checkpoint has no prior weights: the photo alone
+    r = c.post('/classify', files={'file': ('p.jpg', photo, 'image/jpeg')}).json()['predictions']
+    assert r['masterCategory']['prior_used'] is False
+    schemas = c.get('/openapi.json').json()['components']['schemas']
+    assert 'prior' in next(v for k, v in schemas.items() if 'classify' in k.lower())['properties']
