@@ -341,11 +341,11 @@ def saved_prior_fusion(tc, with_title: bool = False) -> dict | None:
 
 def _prior_fusion(tc, model_path, with_title: bool) -> dict:
     "`saved_prior_fusion`, or a clear refusal that says how to fit and save the weights."
-    name = 'fused_prior' if with_title else 'image_prior'
     f = saved_prior_fusion(tc, with_title)
-    if not f: raise CheckpointError(f"{model_path} has no {name} fusion weights: `fashion-research bench classify --data DIR --prior"
-                                    f"{' --title' if with_title else ''} --save {model_path}` fits them on validation and saves them")
-    return f | {'name': name}
+    if not f: raise CheckpointError(f"{model_path} has no {'fused_prior' if with_title else 'image_prior'} fusion weights: "
+                                    f"`fashion-research bench classify --data DIR --prior{' --title' if with_title else ''} --save "
+                                    f"{model_path}` fits them on validation and saves them")
+    return f
 
 def classify_images(images, model_path, top: int = 3, device=None, json_path=None, titles: dict | None = None,
                     engine: str = 'auto', prior: bool = False) -> list[dict]:

@@ -43,12 +43,12 @@ class ServiceModels:
     files: dict = field(default_factory=dict)          # model -> the file it came from
     max_side: int = 1024                                # photos are scaled to this longer side before stylizing/recolouring
     titles: dict = field(default_factory=dict)         # target -> (TitleModel, fusion weights): a title fused with the photo
-
     imagenet: object = None                             # the shipped Lite0 with its ImageNet head, for the prior (03d)
 
     def __post_init__(self):
         self.suggester = Suggester(self.index)
-        self._locks = {k: threading.Lock() for k in ('stylizer', 'unet', 'deeplab', 'imagenet')}   # TFLite interpreters are not thread-safe
+        # TFLite interpreters are not thread-safe; 'imagenet' guards loading the prior's network once
+        self._locks = {k: threading.Lock() for k in ('stylizer', 'unet', 'deeplab', 'imagenet')}
         self.index.get_embedder()
         if any(saved_prior_fusion(c) or saved_prior_fusion(c, True) for c in self.classifiers.values()): self.imagenet_net()
 
