@@ -135,7 +135,7 @@ def run_variants(photo: dict, style: Image.Image, stylizer=None, magenta_error: 
                                     'mask': None, 'image': None, 'seconds': {}, 'weights': '', 'mask_weights': ''}
             return out
         m, secs['segment'] = _segment_only(content, seg); mw = getattr(seg, 'weights', '')
-    kw = {'max_evals': 300, 'size': None, 'progress': False, **(gatys_kw or {})}
+    kw = {'max_evals': None, 'size': None, 'progress': False, **(gatys_kw or {})}
     t0 = time.perf_counter()
     g = gatys(content, style, mask=m, vgg=vgg, **kw)
     secs['stylize'] = time.perf_counter() - t0
@@ -331,7 +331,7 @@ def quality_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def bench_nst_quality(content_dir, style_dir, limit: int | None = 12, magenta_model=None, deeplab: str = 'auto',
                       deeplab_tflite=None, unet_checkpoint=None, net: str = 'auto', vgg_weights: str = 'auto',
-                      gatys_size: int = 256, gatys_max_evals: int = 300, gatys_tol: float = 0.01, gatys_mask: str = 'none',
+                      gatys_size: int = 256, gatys_max_evals: int | None = None, gatys_tol: float = 0.01, gatys_mask: str = 'none',
                       work_size: int | None = 384, threads: int | None = None, json_path=None, out=None,
                       progress: bool = True) -> dict:
     """All four variants on every (photo, painting) of two folders, judged: medians and 95 % intervals per variant.
@@ -376,7 +376,7 @@ def bench_nst_quality(content_dir, style_dir, limit: int | None = 12, magenta_mo
 
 # %% ../nbs/10_metrics.ipynb #6c3f77af
 def bench_nst_compare(seg_data, style_dir=None, magenta_model=None, deeplab: str = 'auto', deeplab_tflite=None,
-                      unet_checkpoint=None, vgg_weights: str = 'auto', gatys_size: int = 256, gatys_max_evals: int = 300,
+                      unet_checkpoint=None, vgg_weights: str = 'auto', gatys_size: int = 256, gatys_max_evals: int | None = None,
                       gatys_tol: float = 0.01, gatys_mask: str = 'none', loss_size: int = 256, work_size: int | None = 512,
                       threads: int | None = None, json_path=None, out=None) -> dict:
     "The four-variant comparison on the t-shirt and pants photos of `seg_data`; prints and writes the tables (and a figure to `out`)."
@@ -414,7 +414,7 @@ def register_cli(commands, bench) -> None:
     b.add_argument('--deeplab', default='auto', choices=['auto', 'torchvision', 'tflite'])
     b.add_argument('--deeplab-tflite', default=None); b.add_argument('--unet', default=None, help='UNet checkpoint')
     b.add_argument('--vgg-weights', default='auto'); b.add_argument('--gatys-size', type=int, default=256)
-    b.add_argument('--gatys-max-evals', type=int, default=300); b.add_argument('--gatys-tol', type=float, default=0.01)
+    b.add_argument('--gatys-max-evals', type=int, default=None); b.add_argument('--gatys-tol', type=float, default=0.01)
     b.add_argument('--gatys-mask', default='none', choices=['none', 'deeplab', 'unet', 'gt'])
     b.add_argument('--loss-size', type=int, default=256); b.add_argument('--work-size', type=int, default=512)
     b.add_argument('--threads', type=int, default=None); b.add_argument('--json', default=None)
@@ -431,7 +431,7 @@ def register_cli(commands, bench) -> None:
     q.add_argument('--net', default='auto', choices=['auto', 'lite0', 'vgg19'], help='variant 4 feature network (default auto)')
     q.add_argument('--vgg-weights', default='auto', help='VGG-19 weights when --net vgg19 (default auto)')
     q.add_argument('--gatys-size', type=int, default=256, help='variant 4 long side in pixels (default 256)')
-    q.add_argument('--gatys-max-evals', type=int, default=300, help='variant 4 evaluations at most (default 300)')
+    q.add_argument('--gatys-max-evals', type=int, default=None, help="variant 4 evaluations at most (default: the network's, 100 Lite0 / 300 VGG-19)")
     q.add_argument('--gatys-tol', type=float, default=0.01, help='variant 4 early stopping tolerance (default 0.01)')
     q.add_argument('--gatys-mask', default='none', choices=['none', 'deeplab', 'unet', 'gt'], help='variant 4 through a mask (default none)')
     q.add_argument('--work-size', type=int, default=384, help='photos resized to this long side first (0: as they are)')

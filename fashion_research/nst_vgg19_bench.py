@@ -124,11 +124,13 @@ GATYS_QUALITY_ABLATION = {
     "Lite0 block outputs b0,b2,b4,b10, photo's colours": dict(_LITE_BLOCKS, colour='photo'),
     "Lite0 block outputs, photo's colours, SWAG T=1": dict(_LITE_BLOCKS, colour='photo', swag=1.0),
     'Lite0 block outputs, colours matched': dict(_LITE_BLOCKS, colour='match'),
-    'Lite0 default (LITE0_NST)': dict(net='lite0'),
+    'Lite0, Gram matrices, 300 evaluations (the default before sliced Wasserstein)': dict(net='lite0', style_stat='gram', max_evals=300),
+    'Lite0, Gram matrices, 100 evaluations': dict(net='lite0', style_stat='gram', max_evals=100),
+    'Lite0 default (LITE0_NST: sliced Wasserstein, 100 evaluations)': dict(net='lite0'),
 }
 
 def ablate_gatys_quality(content_dir, style_dir, size: int = 256, limit: int | None = 4, settings: dict | None = None,
-                         max_evals: int = 300, tol: float = 0.01, window: int = 20, threads: int | None = None,
+                         max_evals: int | None = None, tol: float = 0.01, window: int = 20, threads: int | None = None,
                          json_path=None, progress: bool = True) -> dict:
     """Each setting of `settings` (default `GATYS_QUALITY_ABLATION`) on every (photo, painting) of two folders, judged by
     style gap left, colour gap left and content SSIM (notebook 08a), with seconds per photo: medians and 95 % intervals."""
@@ -144,7 +146,8 @@ def ablate_gatys_quality(content_dir, style_dir, size: int = 256, limit: int | N
         for name, cfg in settings.items():
             got = []
             for c, cn, s, sn in pairs:
-                r = gatys(c, s, size, max_evals=max_evals, tol=tol, window=window, progress=False, pyramid=GATYS_FAST['pyramid'], **cfg)
+                r = gatys(c, s, size, **({'max_evals': max_evals, 'tol': tol, 'window': window, 'progress': False,
+                                         'pyramid': GATYS_FAST['pyramid']} | cfg))   # a setting may fix its own
                 j = judge_stylization(c, s, r.image)
                 got.append({**j, 's_per_photo': r.seconds, 'evals': r.evals, 'photo': cn, 'painting': sn}); bar.update()
             summ = {k: median_ci([g[k] for g in got]) for k in ('style_gap_left', 'colour_gap_left', 'content_ssim', 's_per_photo', 'evals')}
@@ -170,7 +173,7 @@ def register_cli(commands, bench) -> None:
                        help="feature network: 'auto' (VGG-19 if its ImageNet file is cached, else the shipped Lite0), 'lite0', 'vgg19' (default auto)")
         p.add_argument('--mask', default=None, help='garment mask PNG (255 = garment): style on the garment only')
         p.add_argument('--size', type=int, default=256, help='long side in pixels (bench: square size x size)')
-        p.add_argument('--max-evals', type=int, default=300, help='L-BFGS loss evaluations')
+        p.add_argument('--max-evals', type=int, default=None, help="L-BFGS loss evaluations at most (default: the network's, 100 Lite0 / 300 VGG-19)")
         p.add_argument('--weights', default='auto', help="network weights: 'auto', 'pretrained', 'random' (a labelled ablation) or a VGG-19 .pth file")
         p.add_argument('--tol', type=float, default=0.01, help='early stopping: relative loss change over --window evaluations (default 0.01)')
         p.add_argument('--window', type=int, default=20, help='early stopping window in evaluations (default 20)')
@@ -209,6 +212,6 @@ def register_cli(commands, bench) -> None:
                 raise ValueError('folders as --content and --style are for the quality ablation: pass both folders and --ablate')
             return ablate_gatys_quality(a.content, a.style, a.size, a.limit, max_evals=a.max_evals, tol=a.tol, window=a.window,
                                         threads=a.threads, json_path=a.json)
-        return bench_nst_vgg(a.content, a.style, a.mask, a.size, a.max_evals, a.json, a.weights, a.ablate, not a.keep_aspect,
+        return bench_nst_vgg(a.content, a.style, a.mask, a.size, a.max_evals or 300, a.json, a.weights, a.ablate, not a.keep_aspect,
                              a.tol, a.window, a.threads, max_seconds=a.max_seconds, ablate_evals=a.ablate_evals, net=a.net)
     b.set_defaults(func=_bench)

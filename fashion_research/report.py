@@ -60,7 +60,7 @@ PROFILES = {
              '04': {'image_size': 64},
              '05': {'epochs': 200, 'max_minutes': 20, 'train_size': (128, 192), 'batch_size': 16,
                     'augment': 'flip,scale,colour', 'test_frac': 0.15},
-             '09': {'size': 256, 'max_evals': 300}},
+             '09': {'size': 256, 'max_evals': 100}},
 }
 
 # %% ../nbs/11_report.ipynb #5ee784c0
