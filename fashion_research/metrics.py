@@ -14,7 +14,7 @@ from .data import ensure_data, read_seg_dataset, binary_mask
 from .segmentation import iou, dice
 from .nst_magenta import (stylize_masked, try_magenta, draw_styles, composite,
                                           outside_mask_max_abs_diff)
-from .nst_vgg19 import gatys, nst_losses, load_vgg19, load_nst_net, fit_size
+from .nst_vgg19 import gatys, nst_losses, load_vgg19, load_nst_net, fit_size, NST_NETS
 from .nst_judges import judge_stylization, median_ci
 from .nst_unet import report_unet_checkpoint
 
@@ -250,7 +250,7 @@ def load_models(magenta_model=None, deeplab: str = 'auto', deeplab_tflite=None, 
     vgg = load_vgg19(vgg_weights)
     return {'stylizer': stylizer, 'magenta_error': mag_err, 'segmenters': {'deeplab': dl, 'unet': un},
             'seg_errors': {'deeplab': dl_err, 'unet': un_err}, 'vgg': vgg,
-            'nst_net': load_nst_net(net, 'auto' if net == 'lite0' else vgg_weights)}
+            'nst_net': load_nst_net(net, 'auto' if net.startswith('lite') else vgg_weights)}
 
 # %% ../nbs/10_metrics.ipynb #bb632637
 def model_status(models: dict) -> pd.DataFrame:
@@ -428,7 +428,7 @@ def register_cli(commands, bench) -> None:
     q.add_argument('--deeplab', default='auto', choices=['auto', 'torchvision', 'tflite'], help='variant 2 mask (default auto)')
     q.add_argument('--deeplab-tflite', default=None, help='DeepLab .tflite file (default: the shipped one)')
     q.add_argument('--unet', default=None, help='UNet checkpoint for variant 3 (default: $FASHION_UNET_CHECKPOINT)')
-    q.add_argument('--net', default='auto', choices=['auto', 'lite0', 'vgg19'], help='variant 4 feature network (default auto)')
+    q.add_argument('--net', default='auto', choices=list(NST_NETS), help='variant 4 feature network (default auto)')
     q.add_argument('--vgg-weights', default='auto', help='VGG-19 weights when --net vgg19 (default auto)')
     q.add_argument('--gatys-size', type=int, default=256, help='variant 4 long side in pixels (default 256)')
     q.add_argument('--gatys-max-evals', type=int, default=None, help="variant 4 evaluations at most (default: the network's, 100 Lite0 / 300 VGG-19)")

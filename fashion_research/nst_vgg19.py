@@ -15,11 +15,11 @@ from .core import *
 # %% auto #0
 __all__ = ['VGG19_WEIGHTS_FILE', 'CONTENT_LAYER', 'STYLE_LAYERS', 'LITE0_CONTENT', 'LITE0_STYLE', 'LITE0_STYLE_WEIGHT',
            'LITE0_CONTENT_WEIGHT', 'LITE0_COLOUR', 'LITE0_STYLE_STAT', 'LITE0_PYRAMID', 'LITE0_MAX_EVALS', 'LITE0_NST',
-           'NST_NETS', 'STYLE_STATS', 'vgg_layer_names', 'load_vgg19', 'VGGFeatures', 'lite0_layer_names',
-           'Lite0Features', 'NSTNet', 'load_nst_net', 'gram_matrix', 'content_loss', 'style_loss', 'tv_loss',
-           'swag_transform', 'sw_directions', 'sorted_projections', 'sw_style_loss', 'match_colours', 'rgb_to_yiq',
-           'yiq_to_rgb', 'to_tensor', 'to_image', 'fit_size', 'NSTResult', 's_to_within', 'gatys', 'draw_nst_pair',
-           'gatys_coarse_to_fine', 'nst_losses']
+           'NST_NET_TITLES', 'NST_NETS', 'STYLE_STATS', 'vgg_layer_names', 'load_vgg19', 'VGGFeatures',
+           'lite0_layer_names', 'Lite0Features', 'lite_stage_blocks', 'lite_nst_settings', 'NSTNet', 'load_nst_net',
+           'gram_matrix', 'content_loss', 'style_loss', 'tv_loss', 'swag_transform', 'sw_directions',
+           'sorted_projections', 'sw_style_loss', 'match_colours', 'rgb_to_yiq', 'yiq_to_rgb', 'to_tensor', 'to_image',
+           'fit_size', 'NSTResult', 's_to_within', 'gatys', 'draw_nst_pair', 'gatys_coarse_to_fine', 'nst_losses']
 
 # %% ../nbs/09_nst_vgg19.ipynb #0a318ab5
 import torch
@@ -158,9 +158,25 @@ LITE0_STYLE_STAT, LITE0_PYRAMID, LITE0_MAX_EVALS = 'sw', 2, 100   # sliced Wasse
 LITE0_NST = dict(content_layer=LITE0_CONTENT, style_layers=LITE0_STYLE, style_weight=LITE0_STYLE_WEIGHT, content_weight=LITE0_CONTENT_WEIGHT,
                  colour=LITE0_COLOUR, style_stat=LITE0_STYLE_STAT, pyramid=LITE0_PYRAMID, max_evals=LITE0_MAX_EVALS)   # chosen by measurement: see "Measured" below
 
+def lite_stage_blocks(net: nn.Module) -> list[list[int]]:
+    "Block indices of an EfficientNet-Lite grouped by stage (consecutive blocks with the same output channels)."
+    stages: list[list[int]] = []
+    for i, b in enumerate(net._blocks):
+        if stages and net._blocks[stages[-1][-1]]._project_conv.out_channels == b._project_conv.out_channels: stages[-1].append(i)
+        else: stages.append([i])
+    return stages
+
+def lite_nst_settings(net: nn.Module) -> dict:
+    "`LITE0_NST` with its layers moved to the same stage positions of a Lite1/Lite2 (first block of stages 2-4, last of stage 5)."
+    s = lite_stage_blocks(net)
+    where = {'stem': 'stem', 'x1': f'x{s[1][0]}', 'x3': f'x{s[2][0]}', 'x5': f'x{s[3][0]}', 'b10': f'b{s[4][-1]}'}
+    return LITE0_NST | dict(content_layer=where[LITE0_CONTENT], style_layers=tuple(where[l] for l in LITE0_STYLE))
+
+NST_NET_TITLES = {'lite0': 'EfficientNet-Lite0', 'lite1': 'EfficientNet-Lite1', 'lite2': 'EfficientNet-Lite2', 'vgg19': 'VGG-19'}
+
 @dataclass
 class NSTNet:
-    "A feature network for Gatys NST: its kind ('vgg19' or 'lite0'), module, weights label and default loss settings."
+    "A feature network for Gatys NST: its kind ('vgg19', 'lite0', 'lite1', 'lite2'), module, weights label and default loss settings."
     name: str
     module: nn.Module
     weights: str
@@ -175,14 +191,14 @@ class NSTNet:
 
     def extractor(self, layers: Sequence[str], truncate: bool = True, pool: str = 'max', channels_last: bool = False) -> nn.Module:
         "The frozen extractor of `layers` (0..1 RGB in, {layer: responses} out)."
-        if self.name == 'lite0': return Lite0Features(self.module, layers, channels_last)
+        if self.name.startswith('lite'): return Lite0Features(self.module, layers, channels_last)
         return VGGFeatures(self.module, layers, truncate=truncate, pool=pool, channels_last=channels_last)
 
     @property
-    def label(self) -> str: return f"{'EfficientNet-Lite0' if self.name == 'lite0' else 'VGG-19'}: {self.weights}"
+    def label(self) -> str: return f"{NST_NET_TITLES[self.name]}: {self.weights}"
 
 # %% ../nbs/09_nst_vgg19.ipynb #6a0c58ca
-NST_NETS = ('auto', 'lite0', 'vgg19')
+NST_NETS = ('auto', 'lite0', 'lite1', 'lite2', 'vgg19')
 _NST_NETS: dict = {}      # (net, weights, seed) -> NSTNet, loaded once per process
 
 def _vgg19_cached() -> bool:
@@ -191,7 +207,8 @@ def _vgg19_cached() -> bool:
 
 def load_nst_net(net: str | NSTNet | tuple = 'auto', weights: str | os.PathLike = 'auto', seed: int = 0) -> NSTNet:
     """The feature network for Gatys NST. `net`: 'auto' (VGG-19 when its ImageNet file is cached, else Lite0),
-    'lite0' (the shipped ImageNet weights; `weights='random'` for the random-init ablation), 'vgg19' (`weights` as in
+    'lite0' (the shipped ImageNet weights; `weights='random'` for the random-init ablation), 'lite1' / 'lite2' (their
+    registry packages' ImageNet weights, `LITE0_NST` with its layers at the same stage positions), 'vgg19' (`weights` as in
     `load_vgg19`; with net='auto', any `weights` but 'auto' means VGG-19), an `NSTNet`, or a `(features, label)` pair from `load_vgg19`."""
     if isinstance(net, NSTNet): return net
     if isinstance(net, tuple):
@@ -200,12 +217,12 @@ def load_nst_net(net: str | NSTNet | tuple = 'auto', weights: str | os.PathLike 
     if net == 'auto': net = 'vgg19' if _vgg19_cached() or str(weights) != 'auto' else 'lite0'   # VGG weights asked for: VGG
     key = (net, str(weights), seed)
     if key not in _NST_NETS:
-        if net == 'lite0':
-            from fashion_research.lite0 import build_lite0
+        if net.startswith('lite'):
+            from fashion_research.lite0 import build_lite
             with torch.random.fork_rng():
                 torch.manual_seed(seed)
-                m = build_lite0(pretrained=str(weights) != 'random').requires_grad_(False)
-            _NST_NETS[key] = NSTNet('lite0', m, m.weights_source, **LITE0_NST)
+                m = build_lite(f'efficientnet_{net}', pretrained=str(weights) != 'random').requires_grad_(False)
+            _NST_NETS[key] = NSTNet(net, m, getattr(m, 'weights_source', 'random init'), **lite_nst_settings(m))
         else:
             feats, label = load_vgg19(weights, seed)
             _NST_NETS[key] = NSTNet('vgg19', feats, label, CONTENT_LAYER, STYLE_LAYERS, 1e6)
@@ -352,12 +369,12 @@ class NSTResult:
     settings: dict = field(default_factory=dict)
     raw: Image.Image | None = None          # the optimised image before compositing / chroma restore
     approx_evals: int = 0                   # leading evaluations in bfloat16: their losses are not the fp32 objective
-    net: str = 'vgg19'                      # the feature network: 'vgg19' or 'lite0'
+    net: str = 'vgg19'                      # the feature network: 'vgg19', 'lite0', 'lite1' or 'lite2'
 
     @property
     def label(self) -> str:
         "The network and its weights, for figures and tables."
-        return f"{'EfficientNet-Lite0' if self.net == 'lite0' else 'VGG-19'}: {self.weights}"
+        return f"{NST_NET_TITLES[self.net]}: {self.weights}"
 
     @property
     def loss_final(self) -> float: return self.losses[-1] if self.losses else float('nan')

@@ -127,6 +127,8 @@ GATYS_QUALITY_ABLATION = {
     'Lite0, Gram matrices, 300 evaluations (the default before sliced Wasserstein)': dict(net='lite0', style_stat='gram', max_evals=300),
     'Lite0, Gram matrices, 100 evaluations': dict(net='lite0', style_stat='gram', max_evals=100),
     'Lite0 default (LITE0_NST: sliced Wasserstein, 100 evaluations)': dict(net='lite0'),
+    'Lite1, the same settings at the same stage positions': dict(net='lite1'),
+    'Lite2, the same settings at the same stage positions': dict(net='lite2'),
 }
 
 def ablate_gatys_quality(content_dir, style_dir, size: int = 256, limit: int | None = 4, settings: dict | None = None,
@@ -170,7 +172,7 @@ def register_cli(commands, bench) -> None:
         p.add_argument('--content', required=True, help='photo (bench --ablate: or a folder of photos, for the quality ablation)')
         p.add_argument('--style', required=True, help='painting (bench --ablate: or a folder of paintings)')
         p.add_argument('--net', default='auto', choices=list(NST_NETS),
-                       help="feature network: 'auto' (VGG-19 if its ImageNet file is cached, else the shipped Lite0), 'lite0', 'vgg19' (default auto)")
+                       help="feature network: 'auto' (VGG-19 if its ImageNet file is cached, else the shipped Lite0), 'lite0', 'lite1', 'lite2', 'vgg19' (default auto)")
         p.add_argument('--mask', default=None, help='garment mask PNG (255 = garment): style on the garment only')
         p.add_argument('--size', type=int, default=256, help='long side in pixels (bench: square size x size)')
         p.add_argument('--max-evals', type=int, default=None, help="L-BFGS loss evaluations at most (default: the network's, 100 Lite0 / 300 VGG-19)")
