@@ -118,11 +118,11 @@ class VGGFeatures(nn.Module):
 
 # %% ../nbs/09_nst_vgg19.ipynb #f4fc1192
 def lite0_layer_names(net: nn.Module) -> list[str]:
-    "Layers a Gatys loss can use on an EfficientNet-Lite0: 'rgb', 'stem', then for each block N 'xN' and 'bN'."
+    "Layers a Gatys loss can use on an EfficientNet-Lite0 (or Lite1/Lite2): 'rgb', 'stem', then for each block N 'xN' and 'bN'."
     return ['rgb', 'stem'] + [f'{k}{i}' for i in range(len(net._blocks)) for k in ('x', 'b')]
 
 class Lite0Features(nn.Module):
-    "Named responses of an EfficientNet-Lite0 for a 0..1 RGB batch: 'stem', block N's expanded activation 'xN' and output 'bN'."
+    "Named responses of an EfficientNet-Lite0 (or Lite1/Lite2) for a 0..1 RGB batch: 'stem', block N's expanded activation 'xN' and output 'bN'."
     def __init__(self, net: nn.Module, layers: Sequence[str], channels_last: bool = False):
         super().__init__()
         names = lite0_layer_names(net)
